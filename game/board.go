@@ -1,8 +1,10 @@
 package game
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ScopeCompany is the scope of company-wide boards; team boards use TeamScope.
@@ -17,7 +19,9 @@ func ParseScope(s string) (string, error) {
 		return s, nil
 	}
 	if id, ok := strings.CutPrefix(s, "team-"); ok {
-		if n, err := strconv.ParseInt(id, 10, 64); err == nil && n > 0 {
+		// Only the canonical form TeamScope writes: "team-007" or "team-+7"
+		// would name a board that never receives a delta.
+		if n, err := strconv.ParseInt(id, 10, 64); err == nil && n > 0 && TeamScope(n) == s {
 			return s, nil
 		}
 	}
@@ -69,7 +73,52 @@ func ParseBoardKey(s string) (BoardKey, error) {
 	if parts[2] == "" {
 		return BoardKey{}, Errorf(EInvalid, "board", "board %q has no period instance", s)
 	}
+	if !p.ValidInstance(parts[2]) {
+		return BoardKey{}, Errorf(EInvalid, "board", "board %q: %q does not name a %s (such as 2026-11-28, 2026-W48, 2026-11, 2026-Q4, 2026 or all)", s, parts[2], p)
+	}
 	return BoardKey{Metric: m, Period: p, Instance: parts[2], Scope: sc}, nil
+}
+
+// ValidInstance reports whether inst is the name Period.Instance gives to an
+// instance of p, the only names BoardDeltas ever writes: it derives a day inside
+// the named instance and checks that the instance of that day is named inst.
+// Anything else would name a board that stays empty forever.
+func (p Period) ValidInstance(inst string) bool {
+	var day string
+	switch p {
+	case PeriodDay:
+		day = inst
+	case PeriodWeek: // "2026-W48": the Monday of ISO week w is in the week of January 4, plus w-1 weeks
+		if len(inst) != 8 || inst[4:6] != "-W" {
+			return false
+		}
+		y, err1 := strconv.Atoi(inst[:4])
+		w, err2 := strconv.Atoi(inst[6:])
+		if err1 != nil || err2 != nil || w < 1 || w > 53 {
+			return false
+		}
+		jan4 := time.Date(y, time.January, 4, 0, 0, 0, 0, time.UTC)
+		day = jan4.AddDate(0, 0, 7*(w-1)-(int(jan4.Weekday())+6)%7).Format(DayLayout)
+	case PeriodMonth:
+		day = inst + "-01"
+	case PeriodQuarter:
+		if len(inst) != 7 || inst[4:6] != "-Q" || inst[6] < '1' || inst[6] > '4' {
+			return false
+		}
+		day = fmt.Sprintf("%s-%02d-01", inst[:4], int(inst[6]-'1')*3+1)
+	case PeriodYear:
+		y, err := strconv.Atoi(inst)
+		if err != nil || y < 0 || y > 9999 {
+			return false
+		}
+		day = fmt.Sprintf("%04d-01-01", y)
+	case PeriodAll:
+		return inst == "all"
+	default:
+		return false
+	}
+	got, err := p.Instance(day)
+	return err == nil && got == inst
 }
 
 // A Standing is a rep's place on a board.

@@ -48,6 +48,25 @@ func checkID(s, field string) error {
 	return nil
 }
 
+// The accepted range of input times. RFC 3339 admits any year 0000-9999 with any
+// offset, so an instant near either end can fall in year -1 or 10000 on the
+// local calendar; such a day is not YYYY-MM-DD, and the ledger row would name no
+// board (BoardDeltas and rebuild would fail on it forever). Keeping a day's
+// margin at both ends keeps every local day, in any time zone, a valid day. The
+// lower bound also keeps 0001-01-01T00:00:00Z, the zero time.Time that stands
+// for "no close time", out of accepted input.
+var (
+	minInputTime = time.Date(1, 1, 2, 0, 0, 0, 0, time.UTC)
+	maxInputTime = time.Date(9999, 12, 30, 23, 59, 59, 999999999, time.UTC)
+)
+
+func checkTime(t time.Time, field string) error {
+	if t.Before(minInputTime) || t.After(maxInputTime) {
+		return Errorf(EInvalid, field, "%s %s is outside the supported range %s to %s", field, t.Format(time.RFC3339Nano), minInputTime.Format(time.RFC3339), maxInputTime.Format(time.RFC3339))
+	}
+	return nil
+}
+
 // ValidateDeal checks a DealInput and returns the Deal it describes. currency is
 // the company currency: until exchange-rate tables exist, deals in any other
 // currency are refused rather than credited at a guessed rate.
@@ -65,8 +84,11 @@ func ValidateDeal(in DealInput, currency string) (Deal, error) {
 	if d.Version < 1 {
 		return Deal{}, Errorf(EMissingField, "version", "version is required: a number that grows with every change of the deal (the CRM's revision or its last-modified time in milliseconds)")
 	}
-	if len(d.Name) > 500 || len(d.Product) > MaxIDLength {
-		return Deal{}, Errorf(EInvalid, "name", "name or product is too long")
+	if len(d.Name) > 500 {
+		return Deal{}, Errorf(EInvalid, "name", "name is longer than 500 characters")
+	}
+	if len(d.Product) > MaxIDLength {
+		return Deal{}, Errorf(EInvalid, "product", "product is longer than %d characters", MaxIDLength)
 	}
 	switch Stage(in.Stage) {
 	case StageOpen, StageWon, StageLost:
@@ -95,6 +117,9 @@ func ValidateDeal(in DealInput, currency string) (Deal, error) {
 		t, err := time.Parse(time.RFC3339Nano, in.CloseTime)
 		if err != nil {
 			return Deal{}, Errorf(EInvalid, "close_time", "close_time %q is not an RFC 3339 time such as 2026-11-28T15:04:05Z", in.CloseTime)
+		}
+		if err := checkTime(t, "close_time"); err != nil {
+			return Deal{}, err
 		}
 		d.CloseTime = t.UTC()
 	} else if d.Stage == StageWon {
@@ -294,6 +319,9 @@ func ValidateActivity(in ActivityInput) (Activity, error) {
 	t, err := time.Parse(time.RFC3339Nano, in.OccurredAt)
 	if err != nil {
 		return Activity{}, Errorf(EInvalid, "occurred_at", "occurred_at %q is not an RFC 3339 time such as 2026-11-28T15:04:05Z", in.OccurredAt)
+	}
+	if err := checkTime(t, "occurred_at"); err != nil {
+		return Activity{}, err
 	}
 	a.OccurredAt = t.UTC()
 	return a, nil
