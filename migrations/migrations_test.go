@@ -1,0 +1,157 @@
+package migrations_test
+
+import (
+	"context"
+	"database/sql"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite"
+
+	"podium/internal/testsvc"
+	"podium/migrations"
+)
+
+// TestDialectsInStep checks that every change was written for both dialects.
+func TestDialectsInStep(t *testing.T) {
+	names := func(d migrations.Dialect) []string {
+		fsys, err := migrations.FS(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, err := fs.Glob(fsys, "*.sql")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return files
+	}
+	pg, lite := names(migrations.Postgres), names(migrations.SQLite)
+	if len(pg) == 0 || !slices.Equal(pg, lite) {
+		t.Fatalf("postgres migrations %v, sqlite migrations %v: want the same files", pg, lite)
+	}
+	if _, err := migrations.FS("oracle"); err == nil {
+		t.Fatal("FS of an unknown dialect succeeded")
+	}
+}
+
+func openSQLite(t *testing.T) *sql.DB {
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "m.db")+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func openPostgres(t *testing.T) *sql.DB {
+	db, err := sql.Open("pgx", testsvc.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestUpIdempotent(t *testing.T) {
+	for _, tc := range []struct {
+		dialect migrations.Dialect
+		open    func(*testing.T) *sql.DB
+	}{{migrations.SQLite, openSQLite}, {migrations.Postgres, openPostgres}} {
+		t.Run(string(tc.dialect), func(t *testing.T) {
+			ctx := t.Context()
+			db := tc.open(t)
+			if v, err := migrations.Version(ctx, db, tc.dialect); err != nil || v != 0 {
+				t.Fatalf("Version of an empty database = %d, %v; want 0", v, err)
+			}
+			for range 2 {
+				if err := migrations.Up(ctx, db, tc.dialect, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if v, err := migrations.Version(ctx, db, tc.dialect); err != nil || v < 1 {
+				t.Fatalf("Version after Up = %d, %v", v, err)
+			}
+		})
+	}
+}
+
+// TestUpConcurrent starts several "nodes" migrating one fresh Postgres schema
+// at once: the advisory lock makes one apply and the others find nothing to do.
+func TestUpConcurrent(t *testing.T) {
+	url := testsvc.PostgresURL(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() {
+			db, err := sql.Open("pgx", url)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer db.Close()
+			errs <- migrations.Up(t.Context(), db, migrations.Postgres, nil)
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestSameSchema checks that both dialects end with the same tables, columns
+// and indexes.
+func TestSameSchema(t *testing.T) {
+	ctx := t.Context()
+	lite, pg := openSQLite(t), openPostgres(t)
+	for _, m := range []struct {
+		db *sql.DB
+		d  migrations.Dialect
+	}{{lite, migrations.SQLite}, {pg, migrations.Postgres}} {
+		if err := migrations.Up(ctx, m.db, m.d, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	liteCols := query(t, ctx, lite, `SELECT m.name || '.' || p.name FROM sqlite_schema m, pragma_table_info(m.name) p
+		WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name != 'goose_db_version'`)
+	pgCols := query(t, ctx, pg, `SELECT table_name || '.' || column_name FROM information_schema.columns
+		WHERE table_schema = current_schema() AND table_name != 'goose_db_version'`)
+	if !slices.Equal(liteCols, pgCols) {
+		t.Errorf("columns differ:\nsqlite   %v\npostgres %v", liteCols, pgCols)
+	}
+	liteIdx := query(t, ctx, lite, `SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL`)
+	pgIdx := query(t, ctx, pg, `SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()
+		AND indexname NOT LIKE '%pkey' AND indexname NOT LIKE '%key'`)
+	if !slices.Equal(liteIdx, pgIdx) || len(pgIdx) == 0 {
+		t.Errorf("indexes differ: sqlite %v, postgres %v", liteIdx, pgIdx)
+	}
+}
+
+func query(t *testing.T, ctx context.Context, db *sql.DB, q string) []string {
+	t.Helper()
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, strings.ToLower(s))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(out) // byte order, whatever the database's collation
+	return out
+}

@@ -1,0 +1,407 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"podium/engine"
+	"podium/game"
+)
+
+// Store implements engine.Store over a Driver and a Dialect.
+type Store struct {
+	db  Driver
+	d   Dialect
+	now func() time.Time
+}
+
+var _ engine.Store = (*Store)(nil)
+
+// New returns a Store that runs the shared queries on db. now stamps the
+// bookkeeping columns (deals.updated_at, outbox.applied_at); nil means
+// time.Now.
+func New(db Driver, d Dialect, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{db: db, d: d, now: now}
+}
+
+// CreateTeam inserts a team and returns it with its new id. A name already
+// taken is an EConflict error on field "name".
+func (s *Store) CreateTeam(ctx context.Context, t game.Team) (game.Team, error) {
+	err := s.db.Writer().QueryRow(ctx,
+		`INSERT INTO teams (name, active) VALUES ($1, $2) RETURNING id`,
+		t.Name, t.Active).Scan(&t.ID)
+	if err != nil {
+		return game.Team{}, s.teamError("create team", t, err)
+	}
+	return t, nil
+}
+
+// UpdateTeam replaces a team's name and active flag. An unknown id is an
+// ENotFound error; a name already taken is an EConflict error.
+func (s *Store) UpdateTeam(ctx context.Context, t game.Team) (game.Team, error) {
+	n, err := s.db.Writer().Exec(ctx,
+		`UPDATE teams SET name = $1, active = $2 WHERE id = $3`,
+		t.Name, t.Active, t.ID)
+	if err != nil {
+		return game.Team{}, s.teamError("update team", t, err)
+	}
+	if n == 0 {
+		return game.Team{}, game.Errorf(game.ENotFound, "id", "team %d does not exist", t.ID)
+	}
+	return t, nil
+}
+
+func (s *Store) teamError(op string, t game.Team, err error) error {
+	if s.d.IsUniqueViolation(err) {
+		return game.Errorf(game.EConflict, "name", "a team named %q already exists", t.Name)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// ListTeams returns every team, by id.
+func (s *Store) ListTeams(ctx context.Context) ([]game.Team, error) {
+	rows, err := s.db.Reader().Query(ctx, `SELECT id, name, active FROM teams ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list teams: %w", err)
+	}
+	defer rows.Close()
+	var out []game.Team
+	for rows.Next() {
+		var t game.Team
+		if err := rows.Scan(&t.ID, &t.Name, &t.Active); err != nil {
+			return nil, fmt.Errorf("list teams: %w", err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list teams: %w", err)
+	}
+	return out, nil
+}
+
+// CreateRep inserts a rep and returns it with its new id. TeamID 0 means no
+// team and an empty Email means none. An email already taken is an EConflict
+// error on "email"; a team that does not exist is an EInvalid error on
+// "team_id".
+func (s *Store) CreateRep(ctx context.Context, r game.Rep) (game.Rep, error) {
+	err := s.db.Writer().QueryRow(ctx,
+		`INSERT INTO reps (team_id, name, email, active) VALUES ($1, $2, $3, $4) RETURNING id`,
+		nullID(r.TeamID), r.Name, nullText(r.Email), r.Active).Scan(&r.ID)
+	if err != nil {
+		return game.Rep{}, s.repError("create rep", r, err)
+	}
+	return r, nil
+}
+
+// UpdateRep replaces a rep's team, name, email and active flag, with the
+// errors of CreateRep and ENotFound for an unknown id.
+func (s *Store) UpdateRep(ctx context.Context, r game.Rep) (game.Rep, error) {
+	n, err := s.db.Writer().Exec(ctx,
+		`UPDATE reps SET team_id = $1, name = $2, email = $3, active = $4 WHERE id = $5`,
+		nullID(r.TeamID), r.Name, nullText(r.Email), r.Active, r.ID)
+	if err != nil {
+		return game.Rep{}, s.repError("update rep", r, err)
+	}
+	if n == 0 {
+		return game.Rep{}, game.Errorf(game.ENotFound, "id", "rep %d does not exist", r.ID)
+	}
+	return r, nil
+}
+
+func (s *Store) repError(op string, r game.Rep, err error) error {
+	switch {
+	case s.d.IsUniqueViolation(err):
+		return game.Errorf(game.EConflict, "email", "a rep with email %q already exists", r.Email)
+	case s.d.IsForeignKeyViolation(err):
+		return game.Errorf(game.EInvalid, "team_id", "team %d does not exist", r.TeamID)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+const repColumns = `id, COALESCE(team_id, 0), name, COALESCE(email, ''), active`
+
+func scanRep(row Row) (game.Rep, error) {
+	var r game.Rep
+	err := row.Scan(&r.ID, &r.TeamID, &r.Name, &r.Email, &r.Active)
+	return r, err
+}
+
+// ListReps returns every rep, by id.
+func (s *Store) ListReps(ctx context.Context) ([]game.Rep, error) {
+	rows, err := s.db.Reader().Query(ctx, `SELECT `+repColumns+` FROM reps ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list reps: %w", err)
+	}
+	defer rows.Close()
+	var out []game.Rep
+	for rows.Next() {
+		r, err := scanRep(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list reps: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list reps: %w", err)
+	}
+	return out, nil
+}
+
+// InTx runs fn in one transaction, committing when fn returns nil and
+// rolling back otherwise; fn's own error is returned unwrapped. When the
+// dialect reports the failure retryable (Postgres serialization failure or
+// deadlock), the whole transaction runs again, fn included, up to
+// Dialect.MaxAttempts times: fn must not have effects outside the
+// transaction. fn must not call the Store's writing methods either: on
+// SQLite they wait for the one write connection, which fn's transaction
+// holds.
+func (s *Store) InTx(ctx context.Context, fn func(engine.Tx) error) error {
+	attempts := max(1, s.d.MaxAttempts)
+	for attempt := 1; ; attempt++ {
+		err := s.db.Tx(ctx, func(q Querier) error {
+			return fn(&tx{s: s, q: q})
+		})
+		if err == nil || attempt >= attempts || s.d.Retryable == nil || !s.d.Retryable(err) {
+			return err
+		}
+		// Back off a little, with jitter, so that the transactions that
+		// collided do not collide again in lockstep.
+		wait := time.Duration(attempt) * (time.Millisecond + rand.N(4*time.Millisecond))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return errors.Join(err, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+const dealColumns = `source, external_id, version, name, splits, amount, currency, stage, close_time, product, credits, event_key`
+
+func scanDeal(row Row) (*engine.DealState, error) {
+	var (
+		d              engine.DealState
+		splits, credit []byte
+		closeTime      int64
+	)
+	err := row.Scan(&d.Source, &d.ExternalID, &d.Version, &d.Name, &splits, &d.Amount,
+		&d.Currency, &d.Stage, &closeTime, &d.Product, &credit, &d.EventKey)
+	if errors.Is(err, ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := unmarshal(splits, &d.Splits); err != nil {
+		return nil, fmt.Errorf("deal %s/%s splits: %w", d.Source, d.ExternalID, err)
+	}
+	if err := unmarshal(credit, &d.Credits); err != nil {
+		return nil, fmt.Errorf("deal %s/%s credits: %w", d.Source, d.ExternalID, err)
+	}
+	d.CloseTime = fromMicros(closeTime)
+	return &d, nil
+}
+
+// Deal returns a deal's current state, nil when unknown. It takes no lock;
+// the ingest pipeline reads deals through Tx.Deal.
+func (s *Store) Deal(ctx context.Context, source, externalID string) (*engine.DealState, error) {
+	d, err := scanDeal(s.db.Reader().QueryRow(ctx,
+		`SELECT `+dealColumns+` FROM deals WHERE source = $1 AND external_id = $2`,
+		source, externalID))
+	if err != nil {
+		return nil, fmt.Errorf("load deal %s/%s: %w", source, externalID, err)
+	}
+	return d, nil
+}
+
+// Ledger returns a rep's ledger rows, newest (highest id) first, at most
+// limit; a limit of zero or less returns none.
+func (s *Store) Ledger(ctx context.Context, repID int64, limit int) ([]engine.LedgerRow, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.db.Reader().Query(ctx,
+		`SELECT id, event_key, at, rep_id, team_id, metric, day, delta, amount, reason,
+		        COALESCE(deal, ''), COALESCE(corrects, '')
+		   FROM ledger WHERE rep_id = $1 ORDER BY id DESC LIMIT $2`,
+		repID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("load ledger of rep %d: %w", repID, err)
+	}
+	defer rows.Close()
+	out := make([]engine.LedgerRow, 0, min(limit, 64))
+	for rows.Next() {
+		var (
+			r  engine.LedgerRow
+			at int64
+		)
+		if err := rows.Scan(&r.ID, &r.EventKey, &at, &r.RepID, &r.TeamID, &r.Metric, &r.Day,
+			&r.Delta, &r.Amount, &r.Reason, &r.DealID, &r.Corrects); err != nil {
+			return nil, fmt.Errorf("load ledger of rep %d: %w", repID, err)
+		}
+		r.At = fromMicros(at)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load ledger of rep %d: %w", repID, err)
+	}
+	return out, nil
+}
+
+// LedgerTotals calls fn with SUM(delta) for each (rep, team, metric, day),
+// in that order. It stops at the first error of fn and returns it as is.
+// The rows are streamed from one read connection held until it returns.
+func (s *Store) LedgerTotals(ctx context.Context, fn func(engine.LedgerTotal) error) error {
+	rows, err := s.db.Reader().Query(ctx,
+		`SELECT rep_id, team_id, metric, day, CAST(SUM(delta) AS BIGINT)
+		   FROM ledger
+		  GROUP BY rep_id, team_id, metric, day
+		  ORDER BY rep_id, team_id, metric, day`)
+	if err != nil {
+		return fmt.Errorf("ledger totals: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t engine.LedgerTotal
+		if err := rows.Scan(&t.RepID, &t.TeamID, &t.Metric, &t.Day, &t.Total); err != nil {
+			return fmt.Errorf("ledger totals: %w", err)
+		}
+		if err := fn(t); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("ledger totals: %w", err)
+	}
+	return nil
+}
+
+// PendingOutbox returns up to limit unapplied outbox rows created before
+// olderThan, oldest first.
+func (s *Store) PendingOutbox(ctx context.Context, olderThan time.Time, limit int) ([]engine.OutboxRow, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.db.Reader().Query(ctx,
+		`SELECT id, event_key, payload, created_at FROM outbox
+		  WHERE applied_at IS NULL AND created_at < $1
+		  ORDER BY created_at, id LIMIT $2`,
+		micros(olderThan), limit)
+	if err != nil {
+		return nil, fmt.Errorf("pending outbox: %w", err)
+	}
+	defer rows.Close()
+	var out []engine.OutboxRow
+	for rows.Next() {
+		var (
+			r  engine.OutboxRow
+			at int64
+		)
+		if err := rows.Scan(&r.ID, &r.EventKey, &r.Payload, &at); err != nil {
+			return nil, fmt.Errorf("pending outbox: %w", err)
+		}
+		r.CreatedAt = fromMicros(at)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pending outbox: %w", err)
+	}
+	return out, nil
+}
+
+// maxInList bounds the ids bound in one IN (...) list, well below the
+// parameter limits of both databases (SQLite 32766, Postgres 65535).
+const maxInList = 500
+
+// MarkApplied records that outbox rows took effect. Unknown ids and rows
+// already marked are ignored, so a relay may mark the same rows twice.
+func (s *Store) MarkApplied(ctx context.Context, ids []int64) error {
+	now := micros(s.now())
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), maxInList)]
+		ids = ids[len(chunk):]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, now)
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		q := `UPDATE outbox SET applied_at = $1 WHERE applied_at IS NULL AND id IN (` + placeholders(2, len(chunk)) + `)`
+		if _, err := s.db.Writer().Exec(ctx, q, args...); err != nil {
+			return fmt.Errorf("mark outbox applied: %w", err)
+		}
+	}
+	return nil
+}
+
+// Ping reports whether the database is reachable.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.Ping(ctx); err != nil {
+		return fmt.Errorf("ping %s: %w", s.d.Name, err)
+	}
+	return nil
+}
+
+// Close releases every connection. The Store must not be used afterwards.
+func (s *Store) Close() error {
+	return s.db.Close()
+}
+
+// placeholders returns "$from, $from+1, …" for n parameters.
+func placeholders(from, n int) string {
+	var b strings.Builder
+	b.Grow(n * 5)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(from + i))
+	}
+	return b.String()
+}
+
+// micros is how every time is stored: unix microseconds, the precision of a
+// Postgres timestamp. Finer digits are dropped.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// fromMicros returns the UTC time of a stored value. The zero time.Time
+// round-trips to itself.
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// decimalText is how an amount is bound: a plain decimal string that keeps
+// the scale ("0.10" stays "0.10"; decimal's own driver.Valuer would send
+// "0.1"). Postgres parses it into NUMERIC, SQLite keeps it as TEXT; both read
+// back into the same decimal.Decimal, exponent included.
+func decimalText(d decimal.Decimal) string {
+	if e := d.Exponent(); e < 0 {
+		return d.StringFixed(-e)
+	}
+	return d.String()
+}
+
+// nullID binds an id where 0 means none as NULL.
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+// nullText binds "" as NULL.
+func nullText(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

@@ -1,0 +1,176 @@
+// Package postgres is Podium's production relational store: engine.Store on
+// Postgres through a pgx v5 pool. The queries are the ones store/sqlite runs
+// too (store/internal/sqlstore).
+//
+// Concurrency: a Store is safe for concurrent use and may be shared by many
+// Podium nodes on one database. Transactions run at READ COMMITTED; Tx.Deal
+// serialises the transactions that touch one deal with a transaction-level
+// advisory lock (which also covers a deal that does not exist yet) and
+// SELECT … FOR UPDATE. A transaction that fails with a serialization failure
+// or a deadlock is run again, a few times, by InTx.
+//
+// The connection URL may set search_path (…?search_path=myschema): the
+// tables and goose's version table then live in that schema.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	pgxdecimal "github.com/jackc/pgx-shopspring-decimal"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"podium/migrations"
+	"podium/store/internal/sqlstore"
+)
+
+// Store is engine.Store on a Postgres database.
+type Store struct {
+	*sqlstore.Store
+}
+
+// Open connects a pool to the database at url (a postgres:// URL or a
+// key=value DSN) and returns a Store. It does not migrate: run Migrate first
+// (podium migrate, or at start-up; Migrate is safe with several nodes).
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse postgres url: %w", err)
+	}
+	// NUMERIC columns scan into decimal.Decimal: registered once per
+	// connection, before the pool hands it out.
+	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
+		pgxdecimal.Register(c.TypeMap())
+		return nil
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect postgres: %w", err)
+	}
+	return &Store{Store: sqlstore.New(driver{pool}, dialect(), nil)}, nil
+}
+
+// Migrate applies pending migrations to the database at url, in the schema
+// its search_path names, through pgx's database/sql adapter. Nodes that
+// start together may all call it: an advisory lock makes them take turns,
+// and the later ones find nothing to do.
+func Migrate(ctx context.Context, url string) error {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return fmt.Errorf("parse postgres url: %w", err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	if err := migrations.Up(ctx, db, migrations.Postgres, nil); err != nil {
+		return fmt.Errorf("migrate postgres: %w", err)
+	}
+	return nil
+}
+
+// SQLSTATE codes the Store reacts to.
+const (
+	uniqueViolation      = "23505"
+	foreignKeyViolation  = "23503"
+	serializationFailure = "40001"
+	deadlockDetected     = "40P01"
+)
+
+// dialect is Postgres's side of the shared queries.
+func dialect() sqlstore.Dialect {
+	return sqlstore.Dialect{
+		Name: "postgres",
+		// Advisory locks exist before the row does, so two transactions
+		// creating the same deal queue up instead of both seeing "unknown".
+		// A hash collision only makes two deals share a lock.
+		LockDeal:              `SELECT pg_advisory_xact_lock(hashtextextended($1::text || '/' || $2::text, 0))`,
+		ForUpdate:             ` FOR UPDATE`,
+		IsUniqueViolation:     func(err error) bool { return sqlState(err) == uniqueViolation },
+		IsForeignKeyViolation: func(err error) bool { return sqlState(err) == foreignKeyViolation },
+		Retryable: func(err error) bool {
+			c := sqlState(err)
+			return c == serializationFailure || c == deadlockDetected
+		},
+		MaxAttempts: 5,
+	}
+}
+
+// sqlState returns the SQLSTATE of a Postgres error, "" for others.
+func sqlState(err error) string {
+	var e *pgconn.PgError
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// driver adapts a pgx pool to sqlstore.Driver.
+type driver struct{ pool *pgxpool.Pool }
+
+func (d driver) Reader() sqlstore.Querier { return querier{d.pool} }
+func (d driver) Writer() sqlstore.Querier { return querier{d.pool} }
+
+func (d driver) Tx(ctx context.Context, fn func(sqlstore.Querier) error) error {
+	var ran bool
+	var fnErr error
+	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		ran = true
+		fnErr = fn(querier{tx})
+		return fnErr
+	})
+	switch {
+	case err == nil:
+		return nil
+	case !ran:
+		return fmt.Errorf("begin: %w", err)
+	case fnErr == nil:
+		return fmt.Errorf("commit: %w", err)
+	}
+	return err // fn's own error, as fn returned it
+}
+
+func (d driver) Ping(ctx context.Context) error { return d.pool.Ping(ctx) }
+
+func (d driver) Close() error {
+	d.pool.Close()
+	return nil
+}
+
+// conn is what *pgxpool.Pool and pgx.Tx have in common.
+type conn interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// querier adapts a conn to sqlstore.Querier. pgx.Rows and pgx.Row satisfy
+// sqlstore.Rows and sqlstore.Row as they are, and pgx.ErrNoRows matches
+// sql.ErrNoRows.
+type querier struct{ c conn }
+
+func (q querier) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	tag, err := q.c.Exec(ctx, sql, args...)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+func (q querier) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
+	rows, err := q.c.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+func (q querier) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
+	return q.c.QueryRow(ctx, sql, args...)
+}
