@@ -67,8 +67,10 @@ type Bus interface {
 	// longer reaches back to since+1 (the caller then sends a fresh snapshot).
 	History(ctx context.Context, channel string, since uint64) (msgs []Message, epoch string, complete bool, err error)
 	// Subscribe delivers every message published on any channel, from any node,
-	// to handler until ctx is done. Delivery is at most once; handler must not
-	// block for long.
+	// to handler until ctx is done. It returns once the subscription is active;
+	// delivery then goes on in the background. Delivery is at most once;
+	// handler must not block for long and must not modify Message.Data, which
+	// may be shared.
 	Subscribe(ctx context.Context, handler func(Message)) error
 }
 

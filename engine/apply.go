@@ -1,0 +1,230 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"sync"
+	"time"
+
+	"podium/game"
+)
+
+// effect is what a committed event must do outside SQL: board increments and
+// publications. It is stored as the outbox row's payload, so that the relay can
+// redo it after a crash between commit and apply.
+type effect struct {
+	Key    string            `json:"key"` // dedup id for Boards.Apply
+	Deltas []game.BoardDelta `json:"deltas,omitempty"`
+	Pubs   []publication     `json:"pubs,omitempty"`
+
+	id   int64
+	keys []string
+}
+
+type publication struct {
+	Channel string          `json:"channel"`
+	Data    json.RawMessage `json:"data"`
+}
+
+// FeedChannel is the public channel of won deals.
+const FeedChannel = "feed"
+
+// RepChannel returns the personal channel of a rep.
+func RepChannel(repID int64) string { return "rep:" + strconv.FormatInt(repID, 10) }
+
+// FeedRep is one credited rep in a feed event.
+type FeedRep struct {
+	RepID  int64  `json:"rep_id"`
+	Name   string `json:"name"`
+	Team   string `json:"team,omitempty"`
+	Amount string `json:"amount"`
+}
+
+// FeedEvent is published on the feed channel when a deal is won.
+type FeedEvent struct {
+	Kind     string    `json:"kind"` // deal_won
+	DealName string    `json:"deal_name"`
+	Product  string    `json:"product,omitempty"`
+	Amount   string    `json:"amount"`
+	Currency string    `json:"currency"`
+	Reps     []FeedRep `json:"reps"`
+	At       time.Time `json:"at"`
+}
+
+// RepEvent is published on a rep's personal channel when their credit changes.
+type RepEvent struct {
+	Kind     string `json:"kind"` // credited
+	Deal     string `json:"deal"`
+	DealName string `json:"deal_name"`
+	Reason   string `json:"reason"`
+	Revenue  string `json:"revenue"` // the change, signed
+	Currency string `json:"currency"`
+	Points   int64  `json:"points"`
+}
+
+func (e *Engine) dealPubs(eff *effect, d game.Deal, before, after []game.Credit, led []game.LedgerEntry) {
+	name := d.Name
+	if name == "" {
+		name = d.ExternalID
+	}
+	if len(before) == 0 && len(after) > 0 {
+		ev := FeedEvent{Kind: "deal_won", DealName: name, Product: d.Product, Amount: d.Amount.StringFixed(mustDigits(d.Currency)), Currency: d.Currency, At: d.CloseTime}
+		for _, c := range after {
+			fr := FeedRep{RepID: c.RepID, Amount: game.FormatMinor(c.Minor, d.Currency)}
+			if r, ok := e.Rep(c.RepID); ok {
+				fr.Name = r.Name
+			}
+			if t, ok := e.Team(c.TeamID); ok {
+				fr.Team = t.Name
+			}
+			ev.Reps = append(ev.Reps, fr)
+		}
+		data, _ := json.Marshal(ev)
+		eff.Pubs = append(eff.Pubs, publication{Channel: FeedChannel, Data: data})
+	}
+	type sums struct{ revenue, points int64 }
+	per := map[int64]*sums{}
+	var order []int64
+	for _, l := range led {
+		s := per[l.RepID]
+		if s == nil {
+			s = &sums{}
+			per[l.RepID] = s
+			order = append(order, l.RepID)
+		}
+		switch l.Metric {
+		case game.MetricRevenue:
+			s.revenue += l.Delta
+		case game.MetricPoints:
+			s.points += l.Delta
+		}
+	}
+	for _, rep := range order {
+		s := per[rep]
+		data, _ := json.Marshal(RepEvent{Kind: "credited", Deal: d.Source + "/" + d.ExternalID, DealName: name, Reason: led[0].Reason, Revenue: game.FormatMinor(s.revenue, d.Currency), Currency: d.Currency, Points: s.points})
+		eff.Pubs = append(eff.Pubs, publication{Channel: RepChannel(rep), Data: data})
+	}
+}
+
+func mustDigits(currency string) int32 {
+	d, _ := game.MinorDigits(currency)
+	return d
+}
+
+// applyEffects carries committed effects to the boards and the bus, then
+// marks their outbox rows applied. A failure leaves the row pending for the
+// relay; Boards.Apply is idempotent per effect key, so a retry cannot double
+// count.
+func (e *Engine) applyEffects(ctx context.Context, effects []*effect) {
+	if len(effects) == 0 {
+		return
+	}
+	applied := make([]int64, 0, len(effects))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, eff := range effects {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := e.applyOne(ctx, eff); err != nil {
+				e.log.Warn("apply effect; the relay will retry", "event", eff.Key, "err", err)
+				return
+			}
+			mu.Lock()
+			applied = append(applied, eff.id)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if len(applied) == 0 {
+		return
+	}
+	if err := e.store.MarkApplied(ctx, applied); err != nil {
+		e.log.Warn("mark outbox applied; the relay will retry", "err", err)
+	}
+}
+
+func (e *Engine) applyOne(ctx context.Context, eff *effect) error {
+	if len(eff.Deltas) > 0 {
+		if err := e.boards.Apply(ctx, eff.Key, eff.Deltas); err != nil {
+			return err
+		}
+		keys := make([]string, 0, len(eff.Deltas))
+		seen := make(map[string]bool, len(eff.Deltas))
+		for _, d := range eff.Deltas {
+			if !seen[d.Board] {
+				seen[d.Board] = true
+				keys = append(keys, d.Board)
+			}
+		}
+		data, _ := json.Marshal(keys)
+		if _, err := e.bus.Publish(ctx, chanBoards, data); err != nil {
+			return err
+		}
+	}
+	for _, p := range eff.Pubs {
+		if _, err := e.bus.Publish(ctx, p.Channel, p.Data); err != nil {
+			return err
+		}
+	}
+	e.cfg.Metrics.EffectsApplied.Add(1)
+	return nil
+}
+
+// relayLoop re-applies effects that were committed but not applied (the node
+// that committed them crashed, or the board store was briefly down) and
+// rebuilds the boards when the board store lost its data.
+func (e *Engine) relayLoop(ctx context.Context) {
+	t := time.NewTicker(e.cfg.RelayInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if rebuilt, err := e.ensureBoards(ctx); err != nil {
+			e.log.Warn("board epoch check", "err", err)
+		} else if rebuilt {
+			e.cfg.Metrics.Rebuilds.Add(1)
+		}
+		if err := e.relayOnce(ctx, e.cfg.Now().Add(-e.cfg.RelayGrace)); err != nil && ctx.Err() == nil {
+			e.log.Warn("outbox relay", "err", err)
+		}
+	}
+}
+
+// relayOnce applies pending outbox rows created before olderThan.
+func (e *Engine) relayOnce(ctx context.Context, olderThan time.Time) error {
+	for {
+		rows, err := e.store.PendingOutbox(ctx, olderThan, 256)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		effects := make([]*effect, 0, len(rows))
+		for _, r := range rows {
+			eff := &effect{}
+			if err := json.Unmarshal(r.Payload, eff); err != nil {
+				e.log.Error("unreadable outbox row; skipped", "id", r.ID, "err", err)
+				_ = e.store.MarkApplied(ctx, []int64{r.ID})
+				continue
+			}
+			eff.id = r.ID
+			effects = append(effects, eff)
+		}
+		e.ingestMu.RLock()
+		e.applyEffects(ctx, effects)
+		e.ingestMu.RUnlock()
+		e.cfg.Metrics.Relayed.Add(float64(len(effects)))
+		if len(rows) < 256 {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
