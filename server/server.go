@@ -1,0 +1,284 @@
+// Package server is Podium's HTTP face: the JSON API under /api/v1, the
+// OpenAPI document, the WebSocket endpoint, operations endpoints and the
+// static app. It is the only package that imports Fiber. Handlers are thin:
+// decode, authorize, call the engine, encode.
+//
+// Every route is declared in one table (routes.go) with the permission it
+// needs; authorization is checked in one middleware from that table, and a
+// test fails when a route is missing from the table or from the OpenAPI
+// document.
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"podium/engine"
+	"podium/game"
+)
+
+// Config holds the server's settings; zero values mean the documented defaults.
+type Config struct {
+	// AdminToken is the bearer token that may write and read everything.
+	// Required.
+	AdminToken string
+	// PublicBoards lets anyone who can reach the server read boards and the
+	// win feed, as a TV on the sales floor does. Display tokens replace this
+	// when users and roles land.
+	PublicBoards bool
+	// AllowedOrigins lists the browser origins, besides the server's own,
+	// that may open WebSockets ("https://tv.example.com").
+	AllowedOrigins []string
+	// BodyLimit caps request bodies in bytes. Zero means 10 MiB.
+	BodyLimit int
+	// WSQueue is each connection's send queue in messages. Zero means 256.
+	WSQueue int
+	// WSReadLimit caps one client message in bytes. Zero means 4 KiB.
+	WSReadLimit int64
+	// WSPingInterval is how often the server pings; a client silent for
+	// twice as long is dropped. Zero means 25s.
+	WSPingInterval time.Duration
+	// WSWriteTimeout bounds one write to a client. Zero means 10s.
+	WSWriteTimeout time.Duration
+	// HandshakeTimeout bounds the WebSocket upgrade. Zero means 10s.
+	HandshakeTimeout time.Duration
+	// Logger receives request errors. Nil discards them.
+	Logger *slog.Logger
+	// Registry serves /metrics. Nil means a new registry.
+	Registry *prometheus.Registry
+}
+
+func (c *Config) setDefaults() {
+	if c.BodyLimit <= 0 {
+		c.BodyLimit = 10 << 20
+	}
+	if c.WSQueue <= 0 {
+		c.WSQueue = 256
+	}
+	if c.WSReadLimit <= 0 {
+		c.WSReadLimit = 4 << 10
+	}
+	if c.WSPingInterval <= 0 {
+		c.WSPingInterval = 25 * time.Second
+	}
+	if c.WSWriteTimeout <= 0 {
+		c.WSWriteTimeout = 10 * time.Second
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Registry == nil {
+		c.Registry = prometheus.NewRegistry()
+	}
+}
+
+// Server serves one engine over HTTP.
+type Server struct {
+	cfg Config
+	e   *engine.Engine
+	app *fiber.App
+	log *slog.Logger
+}
+
+// New builds the Fiber app with every route of the route table.
+func New(cfg Config, e *engine.Engine) (*Server, error) {
+	cfg.setDefaults()
+	if cfg.AdminToken == "" {
+		return nil, errors.New("server: an admin token is required")
+	}
+	s := &Server{cfg: cfg, e: e, log: cfg.Logger}
+	s.app = fiber.New(fiber.Config{
+		AppName:               "podium",
+		BodyLimit:             cfg.BodyLimit,
+		ErrorHandler:          s.errorHandler,
+		DisableStartupMessage: true,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		ReadBufferSize:        8192,
+	})
+	s.app.Use(securityHeaders)
+	for _, r := range s.routes() {
+		handlers := []fiber.Handler{s.authorize(r)}
+		handlers = append(handlers, r.handlers...)
+		s.app.Add(r.Method, r.Path, handlers...)
+	}
+	s.app.Use(s.notFound)
+	return s, nil
+}
+
+// App returns the Fiber app, for tests (app.Test) and for Listen.
+func (s *Server) App() *fiber.App { return s.app }
+
+// Serve serves on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+
+// Shutdown stops accepting connections and waits for in-flight requests, up to
+// ctx. Hijacked WebSocket connections are closed by the engine (1001).
+func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+
+// securityHeaders sets the headers every response carries. The CSP allows no
+// inline script or style: the app is plain files under static/.
+func securityHeaders(c *fiber.Ctx) error {
+	h := &c.Response().Header
+	h.Set("Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	if c.Protocol() == "https" {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	return c.Next()
+}
+
+// Principal is who made a request.
+type Principal struct {
+	Admin bool
+}
+
+// principal authenticates the request's bearer token. No token is anonymous;
+// a wrong token is an error, not anonymous, so a typo is noticed.
+func (s *Server) principal(c *fiber.Ctx) (Principal, error) {
+	auth := c.Get(fiber.HeaderAuthorization)
+	if auth == "" {
+		return Principal{}, nil
+	}
+	scheme, tok, ok := strings.Cut(auth, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return Principal{}, game.Errorf(game.EUnauthorized, "Authorization", "use the header Authorization: Bearer <token>")
+	}
+	return s.checkToken(strings.TrimSpace(tok))
+}
+
+func (s *Server) checkToken(tok string) (Principal, error) {
+	if subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) == 1 {
+		return Principal{Admin: true}, nil
+	}
+	return Principal{}, game.Errorf(game.EUnauthorized, "Authorization", "the token is not valid")
+}
+
+// allowed reports whether p holds permission perm.
+func (s *Server) allowed(p Principal, perm Permission) bool {
+	switch perm {
+	case PermPublic:
+		return true
+	case PermBoardsRead:
+		return p.Admin || s.cfg.PublicBoards
+	case PermAdmin:
+		return p.Admin
+	}
+	return false
+}
+
+func (s *Server) authorize(r route) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		p, err := s.principal(c)
+		if err != nil {
+			return err
+		}
+		if !s.allowed(p, r.Perm) {
+			if !p.Admin && c.Get(fiber.HeaderAuthorization) == "" {
+				return game.Errorf(game.EUnauthorized, "", "sign in: send Authorization: Bearer <token>")
+			}
+			return game.Errorf(game.EForbidden, "", "this token may not %s", r.Summary)
+		}
+		c.Locals("principal", p)
+		return c.Next()
+	}
+}
+
+func (s *Server) notFound(c *fiber.Ctx) error {
+	return game.Errorf(game.ENotFound, "", "no route %s %s", c.Method(), c.Path())
+}
+
+// errorBody is the JSON of every error answer.
+type errorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+// statusOf maps a domain error code to its HTTP status. It is the only place
+// that does.
+func statusOf(code string) int {
+	switch code {
+	case game.EInvalid, game.EMissingField, game.EUnknownRep, game.ECurrency, game.EIdempotency:
+		return fiber.StatusUnprocessableEntity
+	case codeBadJSON:
+		return fiber.StatusBadRequest
+	case game.ENotFound:
+		return fiber.StatusNotFound
+	case game.EConflict:
+		return fiber.StatusConflict
+	case game.EUnauthorized:
+		return fiber.StatusUnauthorized
+	case game.EForbidden:
+		return fiber.StatusForbidden
+	case game.ETooLarge:
+		return fiber.StatusRequestEntityTooLarge
+	case game.ERateLimited:
+		return fiber.StatusTooManyRequests
+	case game.EUnavailable:
+		return fiber.StatusServiceUnavailable
+	}
+	return fiber.StatusInternalServerError
+}
+
+// httpCode is the stable code of a protocol-level error Fiber raised.
+func httpCode(status int) string {
+	switch status {
+	case fiber.StatusUpgradeRequired:
+		return "upgrade_required"
+	case fiber.StatusRequestTimeout:
+		return "timeout"
+	case fiber.StatusUnsupportedMediaType:
+		return "unsupported_media_type"
+	}
+	if status >= 500 {
+		return game.EInternal
+	}
+	return "bad_request"
+}
+
+// codeBadJSON is the code of a body that is not the JSON the route expects.
+const codeBadJSON = "invalid_json"
+
+func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	body := errorBody{Code: game.EInternal, Message: "something went wrong on the server; it has been logged"}
+	var fe *fiber.Error
+	switch ge := game.AsError(err); {
+	case ge != nil:
+		body = errorBody{Code: ge.Code, Message: ge.Message, Field: ge.Field}
+	case errors.As(err, &fe):
+		switch fe.Code {
+		case fiber.StatusRequestEntityTooLarge:
+			body = errorBody{Code: game.ETooLarge, Message: "the request body is larger than the server accepts; split it into smaller batches"}
+		case fiber.StatusNotFound:
+			body = errorBody{Code: game.ENotFound, Message: fe.Message}
+		case fiber.StatusMethodNotAllowed:
+			return c.Status(fe.Code).JSON(errorBody{Code: "method_not_allowed", Message: fe.Message})
+		case fiber.StatusBadRequest:
+			body = errorBody{Code: codeBadJSON, Message: fe.Message}
+		default:
+			return c.Status(fe.Code).JSON(errorBody{Code: httpCode(fe.Code), Message: fe.Message})
+		}
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		body = errorBody{Code: game.EUnavailable, Message: "the request timed out; retry with the same Idempotency-Key"}
+	}
+	status := statusOf(body.Code)
+	if status >= 500 {
+		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
+	}
+	return c.Status(status).JSON(body)
+}
