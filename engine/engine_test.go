@@ -24,13 +24,13 @@ type clock struct {
 	t  time.Time
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 // backend is one wiring of the engine's ports.
 type backend struct {
-	name  string
-	open  func(t *testing.T) (engine.Store, engine.Boards, engine.Bus)
+	name string
+	open func(t *testing.T) (engine.Store, engine.Boards, engine.Bus)
 }
 
 func backends() []backend {

@@ -231,7 +231,7 @@ func (e *Engine) failQueued() {
 // outcome is what processing one request inside a transaction produced.
 type outcome struct {
 	res    Result
-	err    error  // a business error: the request wrote nothing
+	err    error   // a business error: the request wrote nothing
 	outbox *effect // nil when nothing to apply
 }
 
