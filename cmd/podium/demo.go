@@ -25,8 +25,10 @@ var demoReps = []string{
 var demoProducts = []string{"Platform", "Analytics add-on", "Support plan", "Onboarding"}
 var demoCompanies = []string{"Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Wonka", "Soylent", "Tyrell", "Cyberdyne", "Aperture"}
 
-// seedDemo creates the demo company (3 teams, 20 reps) unless reps exist.
-func seedDemo(ctx context.Context, e *engine.Engine, out io.Writer) error {
+// seedDemo creates the demo company (3 teams, 20 reps) unless reps exist,
+// with a month of history so far (won deals and activities up to now), so the
+// boards have something to show from the first second.
+func seedDemo(ctx context.Context, e *engine.Engine, out io.Writer, now time.Time) error {
 	reps, err := e.Reps(ctx)
 	if err != nil {
 		return err
@@ -40,13 +42,60 @@ func seedDemo(ctx context.Context, e *engine.Engine, out io.Writer) error {
 			return err
 		}
 	}
+	var created []game.Rep
 	for i, name := range demoReps {
-		if _, err := e.CreateRep(ctx, game.Rep{Name: name, TeamID: teams[i%len(teams)].ID}); err != nil {
+		r, err := e.CreateRep(ctx, game.Rep{Name: name, TeamID: teams[i%len(teams)].ID})
+		if err != nil {
 			return err
 		}
+		created = append(created, r)
 	}
-	fmt.Fprintf(out, "demo company created: %d teams, %d reps\n", len(teams), len(demoReps))
+	// History: deals and activities spread over the month so far, in one
+	// batch (one transaction).
+	rng := rand.New(rand.NewPCG(uint64(now.UnixNano()), 11))
+	start := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	span := now.Sub(start)
+	if span < time.Hour {
+		span = time.Hour
+	}
+	var items []engine.BatchItem
+	for i := range 120 {
+		rep := created[rng.IntN(len(created))]
+		at := now.Add(-time.Duration(rng.Int64N(int64(span)))).UTC().Format(time.RFC3339)
+		id := "seed-" + strconv.Itoa(i)
+		if i%3 == 0 {
+			items = append(items, engine.BatchItem{Type: "deal", Deal: randomDeal(rng, id, rep.ID, at)})
+		} else {
+			items = append(items, engine.BatchItem{Type: "activity", Activity: randomActivity(rng, id, rep.ID, at)})
+		}
+	}
+	if _, err := e.IngestBatch(ctx, items, ""); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "demo company created: %d teams, %d reps, %d past deals and activities\n", len(teams), len(demoReps), len(items))
 	return nil
+}
+
+var demoKinds = []string{"call", "call", "call", "email", "email", "meeting", "demo"}
+
+func randomDeal(rng *rand.Rand, id string, rep int64, at string) *game.DealInput {
+	amount := 1000 + rng.IntN(24000)
+	if rng.IntN(8) == 0 {
+		amount *= 4
+	}
+	product := demoProducts[rng.IntN(len(demoProducts))]
+	return &game.DealInput{
+		Source: "demo", ExternalID: "deal-" + id, Version: 1,
+		Name: demoCompanies[rng.IntN(len(demoCompanies))] + " " + product, Product: product,
+		RepID: rep, Amount: fmt.Sprintf("%d.%02d", amount, rng.IntN(100)), Stage: "won", CloseTime: at,
+	}
+}
+
+func randomActivity(rng *rand.Rand, id string, rep int64, at string) *game.ActivityInput {
+	return &game.ActivityInput{
+		Source: "demo", ExternalID: "act-" + id, RepID: rep,
+		Kind: demoKinds[rng.IntN(len(demoKinds))], Count: int64(1 + rng.IntN(3)), OccurredAt: at,
+	}
 }
 
 // simulate posts realistic deals and activities for the demo until ctx ends:
@@ -60,7 +109,6 @@ func simulate(ctx context.Context, e *engine.Engine, every time.Duration, log *s
 	t := time.NewTicker(every)
 	defer t.Stop()
 	seq := time.Now().Unix()
-	kinds := []string{"call", "call", "call", "email", "email", "meeting", "demo"}
 	for {
 		select {
 		case <-ctx.Done():
@@ -73,21 +121,9 @@ func simulate(ctx context.Context, e *engine.Engine, every time.Duration, log *s
 		id := strconv.FormatInt(seq, 10)
 		var err error
 		if rng.IntN(3) == 0 {
-			amount := 1000 + rng.IntN(24000)
-			if rng.IntN(8) == 0 {
-				amount *= 4
-			}
-			company := demoCompanies[rng.IntN(len(demoCompanies))]
-			_, err = e.IngestDeal(ctx, game.DealInput{
-				Source: "demo", ExternalID: "deal-" + id, Version: 1,
-				Name: company + " " + demoProducts[rng.IntN(len(demoProducts))], Product: demoProducts[rng.IntN(len(demoProducts))],
-				RepID: rep.ID, Amount: fmt.Sprintf("%d.%02d", amount, rng.IntN(100)), Stage: "won", CloseTime: now,
-			}, "")
+			_, err = e.IngestDeal(ctx, *randomDeal(rng, id, rep.ID, now), "")
 		} else {
-			_, err = e.IngestActivity(ctx, game.ActivityInput{
-				Source: "demo", ExternalID: "act-" + id, RepID: rep.ID,
-				Kind: kinds[rng.IntN(len(kinds))], Count: int64(1 + rng.IntN(3)), OccurredAt: now,
-			}, "")
+			_, err = e.IngestActivity(ctx, *randomActivity(rng, id, rep.ID, now), "")
 		}
 		if err != nil && ctx.Err() == nil {
 			log.Warn("demo event", "err", err)

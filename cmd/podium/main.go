@@ -181,11 +181,22 @@ func engineConfig(cfg Config, log *slog.Logger, m *engine.Metrics) engine.Config
 }
 
 func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger, ready func(string)) error {
+	// Listen first, so the first log line can name the URL to open.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	defer ln.Close()
 	n, err := open(ctx, cfg, log, !cfg.NoMigrate)
 	if err != nil {
 		return err
 	}
 	defer n.Close()
+	mode := "embedded"
+	if cfg.Production() {
+		mode = "production"
+	}
+	log.Info("podium is starting", "mode", mode, "stores", n.desc, "url", browseURL(ln.Addr()), "demo", cfg.Demo)
 	token, err := adminToken(cfg, stdout)
 	if err != nil {
 		return err
@@ -201,7 +212,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger, 
 		return fmt.Errorf("start engine: %w", err)
 	}
 	if cfg.Demo {
-		if err := seedDemo(ctx, e, stdout); err != nil {
+		if err := seedDemo(ctx, e, stdout, time.Now()); err != nil {
 			e.Close(context.Background())
 			return fmt.Errorf("seed demo: %w", err)
 		}
@@ -214,18 +225,10 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger, 
 		Registry:       reg,
 	}, e)
 	if err != nil {
+		e.Close(context.Background())
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		e.Close(context.Background())
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
-	}
-	mode := "embedded"
-	if cfg.Production() {
-		mode = "production"
-	}
-	log.Info("podium is up", "mode", mode, "stores", n.desc, "url", browseURL(ln.Addr()), "demo", cfg.Demo)
+	log.Info("podium is up", "url", browseURL(ln.Addr()))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	if ready != nil {
@@ -352,5 +355,5 @@ func seed(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) e
 		return err
 	}
 	defer e.Close(context.Background())
-	return seedDemo(ctx, e, stdout)
+	return seedDemo(ctx, e, stdout, time.Now())
 }
