@@ -324,19 +324,19 @@ func (s *Store) PendingOutbox(ctx context.Context, olderThan time.Time, limit in
 // parameter limits of both databases (SQLite 32766, Postgres 65535).
 const maxInList = 500
 
-// MarkApplied records that outbox rows took effect. Unknown ids and rows
-// already marked are ignored, so a relay may mark the same rows twice.
+// MarkApplied records that outbox rows took effect by deleting them: an
+// applied row has no further use (the ledger is the record), and a table that
+// only ever holds what is in flight stays small and cheap to scan. Unknown ids
+// are ignored, so a relay may mark the same rows twice.
 func (s *Store) MarkApplied(ctx context.Context, ids []int64) error {
-	now := micros(s.now())
 	for len(ids) > 0 {
 		chunk := ids[:min(len(ids), maxInList)]
 		ids = ids[len(chunk):]
-		args := make([]any, 0, len(chunk)+1)
-		args = append(args, now)
+		args := make([]any, 0, len(chunk))
 		for _, id := range chunk {
 			args = append(args, id)
 		}
-		q := `UPDATE outbox SET applied_at = $1 WHERE applied_at IS NULL AND id IN (` + placeholders(2, len(chunk)) + `)`
+		q := `DELETE FROM outbox WHERE id IN (` + placeholders(1, len(chunk)) + `)`
 		if _, err := s.db.Writer().Exec(ctx, q, args...); err != nil {
 			return fmt.Errorf("mark outbox applied: %w", err)
 		}
