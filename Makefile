@@ -5,6 +5,7 @@ GO      ?= go
 PKGS    ?= ./...
 BENCH   ?= .
 BENCHTIME ?= 1s
+COUNT   ?= 1
 
 .PHONY: run test bench build migrate lint depcheck fuzz clean
 
@@ -16,9 +17,9 @@ run:
 test: lint
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
-## bench: every benchmark with allocations, then a table (benchstat)
+## bench: every benchmark with allocations, then a table (benchstat); COUNT=6 for comparisons
 bench:
-	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) -count 1 -timeout 30m $(PKGS) | tee bench.txt
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) -count $(COUNT) -timeout 30m $(PKGS) | tee bench.txt
 	@echo
 	$(GO) tool benchstat bench.txt
 
@@ -43,3 +44,7 @@ fuzz:
 
 clean:
 	rm -rf bin bench.txt
+
+## depcheck: prove game imports nothing but the standard library and decimal
+depcheck:
+	$(GO) test -count=1 -run TestDependencies ./game

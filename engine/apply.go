@@ -18,7 +18,6 @@ type effect struct {
 	Deltas []game.BoardDelta `json:"deltas,omitempty"`
 	Pubs   []publication     `json:"pubs,omitempty"`
 
-	id   int64
 	keys []string
 }
 
@@ -113,17 +112,27 @@ func mustDigits(currency string) int32 {
 }
 
 // applyEffects carries committed effects to the boards and the bus, then
-// marks their outbox rows applied. A failure leaves the row pending for the
-// relay; Boards.Apply is idempotent per effect key, so a retry cannot double
-// count.
+// marks their outbox rows applied. The events of a group are applied
+// concurrently, and one notice lists every board the group touched, so a
+// group costs the bus one board message however many events it holds. A
+// failure leaves the row pending for the relay; Boards.Apply is idempotent per
+// effect key, so a retry cannot double count.
 func (e *Engine) applyEffects(ctx context.Context, effects []*effect) {
 	if len(effects) == 0 {
 		return
 	}
-	applied := make([]int64, 0, len(effects))
+	applied := make([]string, 0, len(effects))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	touched := map[string]bool{}
+	var boards []string
 	for _, eff := range effects {
+		for _, d := range eff.Deltas {
+			if !touched[d.Board] {
+				touched[d.Board] = true
+				boards = append(boards, d.Board)
+			}
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -132,11 +141,18 @@ func (e *Engine) applyEffects(ctx context.Context, effects []*effect) {
 				return
 			}
 			mu.Lock()
-			applied = append(applied, eff.id)
+			applied = append(applied, eff.Key)
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
+	if len(boards) > 0 {
+		data, _ := json.Marshal(boards)
+		if _, err := e.bus.Publish(ctx, chanBoards, data); err != nil {
+			// Boards are right; screens catch up on the next notice.
+			e.log.Warn("publish board notice", "err", err)
+		}
+	}
 	if len(applied) == 0 {
 		return
 	}
@@ -148,18 +164,6 @@ func (e *Engine) applyEffects(ctx context.Context, effects []*effect) {
 func (e *Engine) applyOne(ctx context.Context, eff *effect) error {
 	if len(eff.Deltas) > 0 {
 		if err := e.boards.Apply(ctx, eff.Key, eff.Deltas); err != nil {
-			return err
-		}
-		keys := make([]string, 0, len(eff.Deltas))
-		seen := make(map[string]bool, len(eff.Deltas))
-		for _, d := range eff.Deltas {
-			if !seen[d.Board] {
-				seen[d.Board] = true
-				keys = append(keys, d.Board)
-			}
-		}
-		data, _ := json.Marshal(keys)
-		if _, err := e.bus.Publish(ctx, chanBoards, data); err != nil {
 			return err
 		}
 	}
@@ -209,11 +213,11 @@ func (e *Engine) relayOnce(ctx context.Context, olderThan time.Time) error {
 		for _, r := range rows {
 			eff := &effect{}
 			if err := json.Unmarshal(r.Payload, eff); err != nil {
-				e.log.Error("unreadable outbox row; skipped", "id", r.ID, "err", err)
-				_ = e.store.MarkApplied(ctx, []int64{r.ID})
+				e.log.Error("unreadable outbox row; skipped", "event", r.EventKey, "err", err)
+				_ = e.store.MarkApplied(ctx, []string{r.EventKey})
 				continue
 			}
-			eff.id = r.ID
+			eff.Key = r.EventKey
 			effects = append(effects, eff)
 		}
 		e.ingestMu.RLock()

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"podium/game"
@@ -94,7 +95,9 @@ type Engine struct {
 	log    *slog.Logger
 	hub    *Hub
 
-	queue chan *request
+	queue  chan *request
+	applyQ chan []group
+	closed atomic.Bool
 	// ingestMu is held shared by a committer from before commit until its
 	// effects are applied, and exclusively by Rebuild.
 	ingestMu sync.RWMutex
@@ -103,9 +106,11 @@ type Engine struct {
 	reps     map[int64]game.Rep
 	teams    map[int64]game.Team
 
-	stop    context.CancelFunc
-	wg      sync.WaitGroup
-	closing sync.Once
+	stop       context.CancelFunc
+	wg         sync.WaitGroup // relay and hub
+	committers sync.WaitGroup
+	appliers   sync.WaitGroup
+	closing    sync.Once
 }
 
 // Internal bus channels, not subscribable by clients (they start with "_").
@@ -119,8 +124,9 @@ func New(cfg Config, store Store, boards Boards, bus Bus) *Engine {
 	cfg.setDefaults()
 	e := &Engine{
 		cfg: cfg, store: store, boards: boards, bus: bus, log: cfg.Logger,
-		queue: make(chan *request, cfg.BatchSize*cfg.Committers*4),
-		reps:  map[int64]game.Rep{}, teams: map[int64]game.Team{},
+		queue:  make(chan *request, cfg.BatchSize*cfg.Committers*4),
+		applyQ: make(chan []group, cfg.Committers),
+		reps:   map[int64]game.Rep{}, teams: map[int64]game.Team{},
 	}
 	e.hub = newHub(e)
 	return e
@@ -151,8 +157,10 @@ func (e *Engine) Start(ctx context.Context) error {
 		return fmt.Errorf("subscribe to the bus: %w", err)
 	}
 	for range e.cfg.Committers {
-		e.wg.Add(1)
-		go func() { defer e.wg.Done(); e.commitLoop(runCtx) }()
+		e.committers.Add(1)
+		go func() { defer e.committers.Done(); e.commitLoop(runCtx) }()
+		e.appliers.Add(1)
+		go func() { defer e.appliers.Done(); e.applyLoop() }()
 	}
 	e.wg.Add(2)
 	go func() { defer e.wg.Done(); e.relayLoop(runCtx) }()
@@ -166,12 +174,21 @@ func (e *Engine) Start(ctx context.Context) error {
 func (e *Engine) Close(ctx context.Context) error {
 	var err error
 	e.closing.Do(func() {
+		e.closed.Store(true)
 		e.hub.closeAll(CloseGoingAway, "server shutting down")
 		if e.stop != nil {
 			e.stop()
 		}
 		done := make(chan struct{})
-		go func() { e.wg.Wait(); close(done) }()
+		go func() {
+			// Committers finish their transaction, appliers apply what was
+			// committed, then the queue between them closes.
+			e.committers.Wait()
+			close(e.applyQ)
+			e.appliers.Wait()
+			e.wg.Wait()
+			close(done)
+		}()
 		select {
 		case <-done:
 		case <-ctx.Done():
@@ -508,11 +525,11 @@ func (e *Engine) rebuildLocked(ctx context.Context, progress RebuildProgress) (i
 		}
 	}
 	if len(pending) > 0 {
-		ids := make([]int64, len(pending))
+		keys := make([]string, len(pending))
 		for i, p := range pending {
-			ids[i] = p.ID
+			keys[i] = p.EventKey
 		}
-		if err := e.store.MarkApplied(ctx, ids); err != nil {
+		if err := e.store.MarkApplied(ctx, keys); err != nil {
 			return len(keys), fmt.Errorf("rebuild: mark applied: %w", err)
 		}
 	}

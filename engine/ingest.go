@@ -167,10 +167,13 @@ func (e *Engine) submit(ctx context.Context, kind, idempotencyKey, hash string, 
 	}
 	start := time.Now()
 	r := &request{hdrKey: hk, hash: hash, kind: kind, items: items, done: make(chan reply, 1)}
+	if e.closed.Load() {
+		return Result{}, game.Errorf(game.EUnavailable, "", "the server is shutting down; retry")
+	}
 	if kind == "batch" {
 		// A batch is a transaction of its own, committed by the caller's
 		// goroutine: grouping it with others would tie their fate to its items.
-		e.commitGroup(ctx, []*request{r})
+		e.commitGroup([]*request{r}, false)
 		rep := <-r.done
 		e.cfg.Metrics.observeIngest(kind, rep.err, time.Since(start))
 		return rep.res, rep.err
@@ -194,9 +197,10 @@ func (e *Engine) submit(ctx context.Context, kind, idempotencyKey, hash string, 
 // transaction for up to BatchSize events, one durable commit before any of
 // them is answered.
 func (e *Engine) commitLoop(ctx context.Context) {
-	batch := make([]*request, 0, e.cfg.BatchSize)
 	for {
-		batch = batch[:0]
+		// A fresh slice each time: the group outlives this iteration on
+		// its way through the applier.
+		batch := make([]*request, 0, e.cfg.BatchSize)
 		select {
 		case r := <-e.queue:
 			batch = append(batch, r)
@@ -213,7 +217,7 @@ func (e *Engine) commitLoop(ctx context.Context) {
 				break fill
 			}
 		}
-		e.commitGroup(ctx, batch)
+		e.commitGroup(batch, true)
 	}
 }
 
@@ -235,29 +239,63 @@ type outcome struct {
 	outbox *effect // nil when nothing to apply
 }
 
-func (e *Engine) commitGroup(_ context.Context, batch []*request) {
+// group is a committed group on its way to the applier.
+type group struct {
+	batch []*request
+	outs  []outcome
+	err   error
+}
+
+// commitGroup commits a group and has its effects applied and its requests
+// answered: by an applier goroutine when async, so that the committer can
+// start the next transaction while this one's effects go to Redis, or right
+// here. The ingest lock is held from before the commit until the effects are
+// applied, which is what lets Rebuild see no event in between.
+func (e *Engine) commitGroup(batch []*request, async bool) {
 	// Commits outlive the caller's context: an answer may be lost, the
 	// transaction is not left half-done. The idempotency key makes retries safe.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	e.ingestMu.RLock()
-	defer e.ingestMu.RUnlock()
+	var groups []group
 	outs, err := e.commit(ctx, batch)
 	if err != nil && len(batch) > 1 {
 		// One request broke the shared transaction (a constraint raced with
 		// another node, say): commit each on its own so the others land.
 		for _, r := range batch {
 			o, err := e.commit(ctx, []*request{r})
-			e.finish([]*request{r}, o, err)
+			groups = append(groups, group{[]*request{r}, o, err})
 		}
+	} else {
+		groups = append(groups, group{batch, outs, err})
+	}
+	if !async {
+		for _, g := range groups {
+			e.finish(g.batch, g.outs, g.err)
+		}
+		e.ingestMu.RUnlock()
 		return
 	}
-	e.finish(batch, outs, err)
+	e.applyQ <- groups // the applier releases the ingest lock
+}
+
+// applyLoop applies committed groups and answers their requests until the
+// committers are gone and the queue is drained.
+func (e *Engine) applyLoop() {
+	for groups := range e.applyQ {
+		for _, g := range groups {
+			e.finish(g.batch, g.outs, g.err)
+		}
+		e.ingestMu.RUnlock()
+	}
 }
 
 func (e *Engine) commit(ctx context.Context, batch []*request) ([]outcome, error) {
 	var outs []outcome
 	err := e.store.InTx(ctx, func(tx Tx) error {
+		if err := prefetch(ctx, tx, batch); err != nil {
+			return err
+		}
 		outs = make([]outcome, len(batch))
 		now := e.cfg.Now().UTC()
 		for i, r := range batch {
@@ -285,6 +323,25 @@ func (e *Engine) commit(ctx context.Context, batch []*request) ([]outcome, error
 		}
 	}
 	return outs, err
+}
+
+// prefetch loads every event and deal the group will look up in a constant
+// number of round trips, and locks the deals.
+func prefetch(ctx context.Context, tx Tx, batch []*request) error {
+	var keys []string
+	var deals []DealRef
+	for _, r := range batch {
+		if r.hdrKey != "" {
+			keys = append(keys, r.hdrKey)
+		}
+		for _, it := range r.items {
+			keys = append(keys, it.natKey)
+			if it.deal != nil {
+				deals = append(deals, DealRef{Source: it.deal.Source, ExternalID: it.deal.ExternalID})
+			}
+		}
+	}
+	return tx.Prefetch(ctx, keys, deals)
 }
 
 func (e *Engine) finish(batch []*request, outs []outcome, err error) {
@@ -370,11 +427,9 @@ func (e *Engine) process(ctx context.Context, tx Tx, r *request, now time.Time) 
 			eff.Key = eff.keys[0]
 		}
 		payload, _ := json.Marshal(eff)
-		id, err := tx.AddOutbox(ctx, eff.Key, payload, now)
-		if err != nil {
+		if err := tx.AddOutbox(ctx, eff.Key, payload, now); err != nil {
 			return outcome{}, err
 		}
-		eff.id = id
 		o.outbox = eff
 	}
 	return o, nil
@@ -432,11 +487,23 @@ func kindOf(it item) string {
 }
 
 // activeReps checks that every rep exists and is active, naming the field of
-// the first that does not.
-func activeReps(ctx context.Context, tx Tx, ids []int64, field func(i int) string) (map[int64]game.Rep, error) {
-	reps, err := tx.Reps(ctx, ids)
-	if err != nil {
-		return nil, err
+// the first that does not. Reps come from the node's roster when it knows
+// them all (no round trip); a rep created on another node a moment ago may
+// not have reached this node's roster yet, so any miss asks the database.
+func (e *Engine) activeReps(ctx context.Context, tx Tx, ids []int64, field func(i int) string) (map[int64]game.Rep, error) {
+	reps := make(map[int64]game.Rep, len(ids))
+	e.rosterMu.RLock()
+	for _, id := range ids {
+		if r, ok := e.reps[id]; ok && r.Active {
+			reps[id] = r
+		}
+	}
+	e.rosterMu.RUnlock()
+	if len(reps) < len(ids) {
+		var err error
+		if reps, err = tx.Reps(ctx, ids); err != nil {
+			return nil, err
+		}
 	}
 	for i, id := range ids {
 		r, ok := reps[id]
@@ -456,7 +523,7 @@ func (e *Engine) processDeal(ctx context.Context, tx Tx, it item, now time.Time,
 	for i, s := range d.Splits {
 		ids[i] = s.RepID
 	}
-	reps, err := activeReps(ctx, tx, ids, func(i int) string {
+	reps, err := e.activeReps(ctx, tx, ids, func(i int) string {
 		if len(ids) == 1 {
 			return "rep_id"
 		}
@@ -511,7 +578,7 @@ func (e *Engine) processDeal(ctx context.Context, tx Tx, it item, now time.Time,
 
 func (e *Engine) processActivity(ctx context.Context, tx Tx, it item, now time.Time, eff *effect, entries *[]game.LedgerEntry) (Result, error) {
 	a := *it.activity
-	reps, err := activeReps(ctx, tx, []int64{a.RepID}, func(int) string { return "rep_id" })
+	reps, err := e.activeReps(ctx, tx, []int64{a.RepID}, func(int) string { return "rep_id" })
 	if err != nil {
 		return Result{}, err
 	}

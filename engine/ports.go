@@ -98,15 +98,26 @@ type Store interface {
 	// PendingOutbox returns unapplied outbox rows created before olderThan,
 	// oldest first.
 	PendingOutbox(ctx context.Context, olderThan time.Time, limit int) ([]OutboxRow, error)
-	// MarkApplied records that outbox rows took effect on boards and bus.
-	MarkApplied(ctx context.Context, ids []int64) error
+	// MarkApplied records that the outbox rows of these event keys took
+	// effect on boards and bus. Unknown keys are ignored.
+	MarkApplied(ctx context.Context, eventKeys []string) error
 
 	Ping(ctx context.Context) error
 	Close() error
 }
 
 // Tx is the work the ingest pipeline does inside one transaction.
+//
+// Reads see the transaction's own writes. Writes may be buffered and sent to
+// the database in one round trip when fn returns, so a constraint they break
+// (a unique key taken meanwhile by another node) can surface as the error of
+// InTx rather than of the write call; the transaction is then rolled back.
 type Tx interface {
+	// Prefetch loads, in a constant number of round trips, the events and
+	// the deals (locked for update until commit) that the transaction is
+	// about to look up, so that Event and Deal answer from memory. Deals are
+	// locked in a fixed order, so concurrent transactions cannot deadlock.
+	Prefetch(ctx context.Context, eventKeys []string, deals []DealRef) error
 	// Event returns a stored event by idempotency key, nil when absent.
 	Event(ctx context.Context, key string) (*StoredEvent, error)
 	// PutEvent stores an event; its key is unique.
@@ -121,8 +132,14 @@ type Tx interface {
 	PutActivity(ctx context.Context, a game.Activity) error
 	// AppendLedger appends rows caused by the event with key eventKey, at time at.
 	AppendLedger(ctx context.Context, eventKey string, at time.Time, entries []game.LedgerEntry) error
-	// AddOutbox appends an outbox row and returns its id.
-	AddOutbox(ctx context.Context, eventKey string, payload []byte, at time.Time) (int64, error)
+	// AddOutbox appends the outbox row of an event; eventKey is unique.
+	AddOutbox(ctx context.Context, eventKey string, payload []byte, at time.Time) error
+}
+
+// DealRef names a deal by source and external id.
+type DealRef struct {
+	Source     string
+	ExternalID string
 }
 
 // StoredEvent is an accepted input, kept for idempotency: a replay with the
@@ -163,7 +180,6 @@ type LedgerTotal struct {
 
 // OutboxRow is an effect committed with its event and not yet known applied.
 type OutboxRow struct {
-	ID        int64
 	EventKey  string
 	Payload   []byte
 	CreatedAt time.Time

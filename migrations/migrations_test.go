@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite"
 
 	"podium/internal/testsvc"
@@ -154,4 +155,59 @@ func query(t *testing.T, ctx context.Context, db *sql.DB, q string) []string {
 	}
 	slices.Sort(out) // byte order, whatever the database's collation
 	return out
+}
+
+// TestOutboxByEventKey migrates an outbox written under 00001 (an applied
+// row, two pending rows of one event key) to 00002, checks what is left and
+// that event keys are unique, then migrates down and up again.
+func TestOutboxByEventKey(t *testing.T) {
+	for _, tc := range []struct {
+		dialect migrations.Dialect
+		goose   goose.Dialect
+		open    func(*testing.T) *sql.DB
+	}{{migrations.SQLite, goose.DialectSQLite3, openSQLite}, {migrations.Postgres, goose.DialectPostgres, openPostgres}} {
+		t.Run(string(tc.dialect), func(t *testing.T) {
+			ctx := t.Context()
+			db := tc.open(t)
+			fsys, err := migrations.FS(tc.dialect)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := goose.NewProvider(tc.goose, db, fsys, goose.WithDisableGlobalRegistry(true), goose.WithLogger(goose.NopLogger()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.UpTo(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+			exec := func(q string) {
+				t.Helper()
+				if _, err := db.ExecContext(ctx, q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			exec(`INSERT INTO outbox (event_key, payload, created_at, applied_at) VALUES ('done', '', 1, 2)`)
+			exec(`INSERT INTO outbox (event_key, payload, created_at) VALUES ('twice', 'first', 3), ('twice', 'second', 4), ('once', '', 5)`)
+			if err := migrations.Up(ctx, db, tc.dialect, nil); err != nil {
+				t.Fatal(err)
+			}
+			got := query(t, ctx, db, `SELECT event_key || ':' || created_at FROM outbox`)
+			if want := []string{"once:5", "twice:3"}; !slices.Equal(got, want) {
+				t.Fatalf("outbox after 00002 = %v, want %v", got, want)
+			}
+			if _, err := db.ExecContext(ctx, `INSERT INTO outbox (event_key, payload, created_at) VALUES ('once', '', 6)`); err == nil {
+				t.Fatal("a second outbox row of one event key was accepted")
+			}
+			if _, err := p.DownTo(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+			exec(`INSERT INTO outbox (event_key, payload, created_at, applied_at) VALUES ('once', '', 6, 7)`)
+			if err := migrations.Up(ctx, db, tc.dialect, nil); err != nil {
+				t.Fatal(err)
+			}
+			if got := query(t, ctx, db, `SELECT event_key || ':' || created_at FROM outbox`); !slices.Equal(got, []string{"once:5", "twice:3"}) {
+				t.Fatalf("outbox after down and up = %v", got)
+			}
+		})
+	}
 }

@@ -39,7 +39,9 @@ type Config struct {
 	AllowedOrigins []string
 	// BodyLimit caps request bodies in bytes. Zero means 10 MiB.
 	BodyLimit int
-	// WSQueue is each connection's send queue in messages. Zero means 256.
+	// WSQueue is each connection's send queue in messages. Zero means 64:
+	// board updates are coalesced and the writer batches what is queued, so
+	// a client 64 messages behind is not keeping up.
 	WSQueue int
 	// WSReadLimit caps one client message in bytes. Zero means 4 KiB.
 	WSReadLimit int64
@@ -61,7 +63,7 @@ func (c *Config) setDefaults() {
 		c.BodyLimit = 10 << 20
 	}
 	if c.WSQueue <= 0 {
-		c.WSQueue = 256
+		c.WSQueue = 64
 	}
 	if c.WSReadLimit <= 0 {
 		c.WSReadLimit = 4 << 10
@@ -106,7 +108,10 @@ func New(cfg Config, e *engine.Engine) (*Server, error) {
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
-		ReadBufferSize:        8192,
+		// fasthttp keeps a connection's read buffer for the life of an
+		// upgraded WebSocket: the default 4 KiB fits request headers and keeps
+		// an idle live connection small.
+		ReadBufferSize: 4096,
 	})
 	s.app.Use(securityHeaders)
 	for _, r := range s.routes() {

@@ -12,9 +12,7 @@ package main
 // IngestHTTP/production against IngestEngine/production for the HTTP cost.
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -36,7 +34,7 @@ import (
 )
 
 const (
-	benchToken = "bench-admin-token-0123456789abcdef"
+	benchToken = token
 	// benchConcurrency is the number of concurrent clients (keep-alive
 	// connections for HTTP) that drive ingest load.
 	benchConcurrency = 64
@@ -66,98 +64,16 @@ var benchModes = []benchMode{
 	}},
 }
 
-// lockedBuffer collects a node's output for failure messages.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
-// benchNode is a node started with the real Run on 127.0.0.1:0.
-type benchNode struct {
-	addr string
-	out  *lockedBuffer
-	stop func()
-}
-
-// runMainTB is mustRunMain for any testing.TB (mustRunMain takes *testing.T).
-// It returns once the node accepts requests; the node stops at cleanup.
-func runMainTB(tb testing.TB, env map[string]string, args ...string) *benchNode {
-	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	out := &lockedBuffer{}
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	getenv := func(k string) string { return env[k] }
-	args = append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "warn"}, args...)
-	go func() { done <- Run(ctx, args, getenv, out, out, func(a string) { ready <- a }) }()
-	n := &benchNode{out: out}
-	select {
-	case n.addr = <-ready:
-	case err := <-done:
-		cancel()
-		tb.Fatalf("podium exited before serving: %v\n%s", err, out)
-	case <-time.After(60 * time.Second):
-		cancel()
-		tb.Fatalf("podium did not start within 60s\n%s", out)
-	}
-	var once sync.Once
-	n.stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					tb.Errorf("podium exited with %v\n%s", err, out)
-				}
-			case <-time.After(30 * time.Second):
-				tb.Errorf("podium did not shut down within 30s")
-			}
-		})
-	}
-	tb.Cleanup(n.stop)
-	return n
-}
-
-// postJSON sends an authenticated POST with net/http (setup only, not load).
-func (n *benchNode) postJSON(tb testing.TB, path, body string, want int) map[string]any {
-	tb.Helper()
-	req, _ := http.NewRequest("POST", "http://"+n.addr+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+benchToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatalf("POST %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		tb.Fatalf("POST %s = %d %s, want %d", path, resp.StatusCode, b, want)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		tb.Fatalf("POST %s: not JSON: %s", path, b)
-	}
-	return m
-}
-
 // seedCompanyHTTP creates benchTeams teams and benchReps reps over the API.
-func seedCompanyHTTP(tb testing.TB, n *benchNode) []int64 {
+func seedCompanyHTTP(tb testing.TB, n *runningNode) []int64 {
 	tb.Helper()
 	teams := make([]any, benchTeams)
 	for i := range teams {
-		teams[i] = n.postJSON(tb, "/api/v1/teams", fmt.Sprintf(`{"name":"Team %d"}`, i), 201)["id"]
+		teams[i] = n.post(tb, "/api/v1/teams", fmt.Sprintf(`{"name":"Team %d"}`, i), 201)["id"]
 	}
 	reps := make([]int64, benchReps)
 	for i := range reps {
-		r := n.postJSON(tb, "/api/v1/reps", fmt.Sprintf(`{"name":"Rep %d","team_id":%v}`, i, teams[i%benchTeams]), 201)
+		r := n.post(tb, "/api/v1/reps", fmt.Sprintf(`{"name":"Rep %d","team_id":%v}`, i, teams[i%benchTeams]), 201)
 		reps[i] = int64(r["id"].(float64))
 	}
 	return reps
@@ -278,7 +194,7 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 func BenchmarkIngestHTTP(b *testing.B) {
 	for _, m := range benchModes {
 		b.Run(m.name, func(b *testing.B) {
-			n := runMainTB(b, m.env(b))
+			n := mustRunMain(b, m.env(b), "--log-level", "warn")
 			reps := seedCompanyHTTP(b, n)
 			hc := &fasthttp.HostClient{
 				Addr:                n.addr,

@@ -44,7 +44,7 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 // mustRunMain runs the real Run like the binary does, with env as its
 // environment, and returns once the node accepts requests.
-func mustRunMain(t *testing.T, env map[string]string, args ...string) *runningNode {
+func mustRunMain(t testing.TB, env map[string]string, args ...string) *runningNode {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
@@ -84,7 +84,7 @@ func mustRunMain(t *testing.T, env map[string]string, args ...string) *runningNo
 
 func (n *runningNode) url(path string) string { return "http://" + n.addr + path }
 
-func (n *runningNode) post(t *testing.T, path, body string, want int) map[string]any {
+func (n *runningNode) post(t testing.TB, path, body string, want int) map[string]any {
 	t.Helper()
 	req, _ := http.NewRequest("POST", n.url(path), strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
@@ -92,14 +92,14 @@ func (n *runningNode) post(t *testing.T, path, body string, want int) map[string
 	return doJSON(t, req, want)
 }
 
-func (n *runningNode) get(t *testing.T, path string, want int) map[string]any {
+func (n *runningNode) get(t testing.TB, path string, want int) map[string]any {
 	t.Helper()
 	req, _ := http.NewRequest("GET", n.url(path), nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	return doJSON(t, req, want)
 }
 
-func doJSON(t *testing.T, req *http.Request, want int) map[string]any {
+func doJSON(t testing.TB, req *http.Request, want int) map[string]any {
 	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -3,11 +3,16 @@
 // too (store/internal/sqlstore).
 //
 // Concurrency: a Store is safe for concurrent use and may be shared by many
-// Podium nodes on one database. Transactions run at READ COMMITTED; Tx.Deal
-// serialises the transactions that touch one deal with a transaction-level
-// advisory lock (which also covers a deal that does not exist yet) and
-// SELECT … FOR UPDATE. A transaction that fails with a serialization failure
-// or a deadlock is run again, a few times, by InTx.
+// Podium nodes on one database. Transactions run at READ COMMITTED;
+// Tx.Prefetch and Tx.Deal serialise the transactions that touch one deal
+// with transaction-level advisory locks (which also cover a deal that does
+// not exist yet), taken in the order of their keys, and SELECT … FOR
+// UPDATE. A transaction that fails with a serialization failure or a
+// deadlock is run again, a few times, by InTx.
+//
+// Round trips: the statements of a batch (Prefetch's reads and locks, the
+// buffered writes a transaction sends before COMMIT) go as one pgx batch,
+// which pgx pipelines: one round trip whatever the number of statements.
 //
 // The connection URL may set search_path (…?search_path=myschema): the
 // tables and goose's version table then live in that schema.
@@ -86,11 +91,18 @@ const (
 // dialect is Postgres's side of the shared queries.
 func dialect() sqlstore.Dialect {
 	return sqlstore.Dialect{
-		Name: "postgres",
+		Name:   "postgres",
+		Arrays: true,
 		// Advisory locks exist before the row does, so two transactions
 		// creating the same deal queue up instead of both seeing "unknown".
-		// A hash collision only makes two deals share a lock.
-		LockDeal:              `SELECT pg_advisory_xact_lock(hashtextextended($1::text || '/' || $2::text, 0))`,
+		// A hash collision only makes two deals share a lock. The locks are
+		// taken in key order (Postgres evaluates the output list after the
+		// ORDER BY sort), so two transactions locking overlapping sets of
+		// deals cannot deadlock on them.
+		LockDeals: `SELECT pg_advisory_xact_lock(k)
+		              FROM (SELECT DISTINCT hashtextextended(s || '/' || e, 0) AS k
+		                      FROM unnest($1::text[], $2::text[]) AS u(s, e)) AS l
+		             ORDER BY k`,
 		ForUpdate:             ` FOR UPDATE`,
 		IsUniqueViolation:     func(err error) bool { return sqlState(err) == uniqueViolation },
 		IsForeignKeyViolation: func(err error) bool { return sqlState(err) == foreignKeyViolation },
@@ -148,6 +160,7 @@ type conn interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 // querier adapts a conn to sqlstore.Querier. pgx.Rows and pgx.Row satisfy
@@ -173,4 +186,40 @@ func (q querier) Query(ctx context.Context, sql string, args ...any) (sqlstore.R
 
 func (q querier) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
 	return q.c.QueryRow(ctx, sql, args...)
+}
+
+// Batch sends stmts as one pgx batch, one round trip, and reads their
+// results in order, stopping at the first error. In a transaction the
+// statements after a failed one do not run: the transaction is aborted.
+func (q querier) Batch(ctx context.Context, stmts []sqlstore.Stmt) (int, error) {
+	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(stmts))}
+	for _, st := range stmts {
+		b.Queue(st.SQL, st.Args...)
+	}
+	br := q.c.SendBatch(ctx, b)
+	for i, st := range stmts {
+		if err := result(br, st); err != nil {
+			_ = br.Close() // reports the same error
+			return i, err
+		}
+	}
+	return len(stmts), br.Close()
+}
+
+// result reads the result of the next statement of br.
+func result(br pgx.BatchResults, st sqlstore.Stmt) error {
+	if st.Scan == nil {
+		_, err := br.Exec()
+		return err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	err = st.Scan(rows)
+	rows.Close()
+	if err != nil {
+		return err
+	}
+	return rows.Err()
 }

@@ -148,7 +148,8 @@ func Migrate(ctx context.Context, path string) error {
 // either: transactions never run concurrently, so they cannot deadlock.
 func dialect() sqlstore.Dialect {
 	return sqlstore.Dialect{
-		Name: "sqlite",
+		Name:      "sqlite",
+		Anonymous: true,
 		IsUniqueViolation: func(err error) bool {
 			c := code(err)
 			return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY

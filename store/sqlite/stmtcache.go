@@ -8,8 +8,9 @@ import (
 )
 
 // maxCachedStmts bounds the statements kept prepared on the writer. The
-// ingest statements are a dozen; the rest are the variants of multi-row
-// INSERTs and IN lists, whose number the bound caps.
+// ingest statements are the variants of multi-row INSERTs and IN lists,
+// whose lengths sqlstore rounds to powers of two (at most seven INSERTs per
+// table, ten IN lists per query), so they fit with room to spare.
 const maxCachedStmts = 128
 
 // stmtCache keeps the transactions' statements prepared on the writer

@@ -36,6 +36,10 @@ func Run(t *testing.T, open func(t *testing.T) engine.Store) {
 		{"EventKeyUnique", testEventKeyUnique},
 		{"Deals", testDeals},
 		{"DealLock", testDealLock},
+		{"Prefetch", testPrefetch},
+		{"PutDealTwice", testPutDealTwice},
+		{"Group", testGroup},
+		{"FlushConflict", testFlushConflict},
 		{"Activities", testActivities},
 		{"Ledger", testLedger},
 		{"LedgerTotals", testLedgerTotals},
@@ -189,7 +193,6 @@ func event(key string) engine.StoredEvent {
 func testTxCommit(t *testing.T, s engine.Store) {
 	c := ctx(t)
 	team, reps := seedReps(t, s, 1)
-	var outID int64
 	inTx(t, s, func(tx engine.Tx) error {
 		if e, err := tx.Event(c, "api/1/1"); err != nil || e != nil {
 			return fmt.Errorf("Event before PutEvent = %v, %v; want nil, nil", e, err)
@@ -206,9 +209,7 @@ func testTxCommit(t *testing.T, s engine.Store) {
 		}); err != nil {
 			return err
 		}
-		var err error
-		outID, err = tx.AddOutbox(c, "api/1/1", []byte(`{}`), t0)
-		return err
+		return tx.AddOutbox(c, "api/1/1", []byte(`{}`), t0)
 	})
 	var got *engine.StoredEvent
 	inTx(t, s, func(tx engine.Tx) error {
@@ -225,8 +226,8 @@ func testTxCommit(t *testing.T, s engine.Store) {
 	if rows := try(s.Ledger(c, reps[0].ID, 10)).must(t); len(rows) != 1 {
 		t.Fatalf("Ledger = %+v, want the committed row", rows)
 	}
-	if out := try(s.PendingOutbox(c, t0.Add(time.Second), 10)).must(t); len(out) != 1 || out[0].ID != outID {
-		t.Fatalf("PendingOutbox = %+v, want row %d", out, outID)
+	if out := try(s.PendingOutbox(c, t0.Add(time.Second), 10)).must(t); len(out) != 1 || out[0].EventKey != "api/1/1" {
+		t.Fatalf("PendingOutbox = %+v, want the row of api/1/1", out)
 	}
 }
 
@@ -246,8 +247,7 @@ func writeAll(c context.Context, tx engine.Tx, key string, repID int64) error {
 	if err := tx.AppendLedger(c, key, t0, []game.LedgerEntry{{RepID: repID, Metric: game.MetricDeals, Day: "2026-11-28", Delta: 1}}); err != nil {
 		return err
 	}
-	_, err := tx.AddOutbox(c, key, []byte(`{}`), t0)
-	return err
+	return tx.AddOutbox(c, key, []byte(`{}`), t0)
 }
 
 // wantNothing checks that no trace of key's writes is in the store.
@@ -417,36 +417,323 @@ func testDeals(t *testing.T, s engine.Store) {
 	}
 }
 
-// testDealLock checks that Tx.Deal holds a deal until commit, also one that
-// does not exist yet: the second transaction must see the first one's deal.
+// testDealLock checks that Tx.Deal and Tx.Prefetch hold a deal until
+// commit, also one that does not exist yet: the second transaction must see
+// the first one's deal, so two first versions cannot both be credited.
 func testDealLock(t *testing.T, s engine.Store) {
 	c := ctx(t)
 	_, reps := seedReps(t, s, 1)
-	locked := make(chan struct{})
-	errc := make(chan error, 1)
-	go func() {
-		errc <- s.InTx(c, func(tx engine.Tx) error {
-			if d, err := tx.Deal(c, "crm", "race"); err != nil || d != nil {
-				return fmt.Errorf("first Tx.Deal = %v, %v; want nil", d, err)
+	for _, prefetch := range []bool{false, true} {
+		id := fmt.Sprintf("race-%v", prefetch)
+		read := func(tx engine.Tx) (*engine.DealState, error) {
+			if prefetch {
+				if err := tx.Prefetch(c, []string{"some/event"}, []engine.DealRef{{Source: "crm", ExternalID: "other"}, {Source: "crm", ExternalID: id}}); err != nil {
+					return nil, err
+				}
 			}
-			close(locked)
-			time.Sleep(100 * time.Millisecond) // give the second transaction time to get ahead if it can
-			return tx.PutDeal(c, engine.DealState{Deal: deal("race", reps[0].ID, "1.00"), EventKey: "first"})
+			return tx.Deal(c, "crm", id)
+		}
+		locked := make(chan struct{})
+		errc := make(chan error, 1)
+		go func() {
+			errc <- s.InTx(c, func(tx engine.Tx) error {
+				if d, err := read(tx); err != nil || d != nil {
+					return fmt.Errorf("first Tx.Deal = %v, %v; want nil", d, err)
+				}
+				close(locked)
+				time.Sleep(100 * time.Millisecond) // give the second transaction time to get ahead if it can
+				return tx.PutDeal(c, engine.DealState{Deal: deal(id, reps[0].ID, "1.00"), EventKey: "first"})
+			})
+		}()
+		<-locked
+		var seen *engine.DealState
+		inTx(t, s, func(tx engine.Tx) error {
+			var err error
+			seen, err = read(tx)
+			return err
 		})
-	}()
-	<-locked
-	var seen *engine.DealState
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+		if seen == nil || seen.EventKey != "first" {
+			t.Fatalf("prefetch %v: second Tx.Deal = %+v, want the deal the first transaction committed", prefetch, seen)
+		}
+	}
+}
+
+// testPrefetch checks that Event and Deal answer what Prefetch loaded,
+// present and absent, and see the transaction's own buffered writes.
+func testPrefetch(t *testing.T, s engine.Store) {
+	c := ctx(t)
+	_, reps := seedReps(t, s, 1)
+	stored := &engine.DealState{Deal: deal("p-1", reps[0].ID, "0.10"), EventKey: "p/1",
+		Credits: []game.Credit{{RepID: reps[0].ID, Day: "2026-11-28", Minor: 10}}}
 	inTx(t, s, func(tx engine.Tx) error {
-		var err error
-		seen, err = tx.Deal(c, "crm", "race")
-		return err
+		if err := tx.PutEvent(c, event("p/1")); err != nil {
+			return err
+		}
+		return tx.PutDeal(c, *stored)
 	})
-	if err := <-errc; err != nil {
-		t.Fatal(err)
+	put := &engine.DealState{Deal: deal("p-2", reps[0].ID, "2.50"), EventKey: "p/2"}
+	replaced := *stored
+	replaced.Version, replaced.EventKey, replaced.Credits = 2, "p/3", nil
+	inTx(t, s, func(tx engine.Tx) error {
+		refs := []engine.DealRef{{Source: "crm", ExternalID: "p-1"}, {Source: "crm", ExternalID: "p-2"}, {Source: "crm", ExternalID: "p-1"}}
+		if err := tx.Prefetch(c, []string{"p/1", "p/2", "p/1"}, refs); err != nil {
+			return err
+		}
+		if err := tx.Prefetch(c, []string{"p/1"}, refs[:1]); err != nil { // again: nothing new to load
+			return err
+		}
+		if err := tx.Prefetch(c, nil, nil); err != nil {
+			return err
+		}
+		if e, err := tx.Event(c, "p/1"); err != nil || e == nil || e.Hash != "ab12" || !e.At.Equal(t0) {
+			return fmt.Errorf("Event(p/1) = %+v, %v; want the stored event", e, err)
+		}
+		if e, err := tx.Event(c, "p/2"); err != nil || e != nil {
+			return fmt.Errorf("Event(p/2) = %+v, %v; want nil", e, err)
+		}
+		if e, err := tx.Event(c, "not/prefetched"); err != nil || e != nil {
+			return fmt.Errorf("Event(not/prefetched) = %+v, %v; want nil", e, err)
+		}
+		d, err := tx.Deal(c, "crm", "p-1")
+		if err != nil || !equalDeal(d, stored) {
+			return fmt.Errorf("Deal(p-1) = %+v, %v; want %+v", d, err, stored)
+		}
+		d.Credits[0].Minor = 999 // the caller's copy, not the transaction's
+		if d, err := tx.Deal(c, "crm", "p-1"); err != nil || !equalDeal(d, stored) {
+			return fmt.Errorf("Deal(p-1) after changing a copy = %+v, %v; want %+v", d, err, stored)
+		}
+		if d, err := tx.Deal(c, "crm", "p-2"); err != nil || d != nil {
+			return fmt.Errorf("Deal(p-2) = %+v, %v; want nil", d, err)
+		}
+
+		// The transaction's own writes, before they are sent.
+		e := event("p/2")
+		e.Hash = "cd34"
+		if err := tx.PutEvent(c, e); err != nil {
+			return err
+		}
+		if got, err := tx.Event(c, "p/2"); err != nil || got == nil || got.Hash != "cd34" {
+			return fmt.Errorf("Event(p/2) after PutEvent = %+v, %v", got, err)
+		}
+		for _, d := range []*engine.DealState{put, &replaced} {
+			if err := tx.PutDeal(c, *d); err != nil {
+				return err
+			}
+			if got, err := tx.Deal(c, d.Source, d.ExternalID); err != nil || !equalDeal(got, d) {
+				return fmt.Errorf("Deal after PutDeal = %+v, %v; want %+v", got, err, d)
+			}
+		}
+		// An event key the transaction knows is taken.
+		err = tx.PutEvent(c, event("p/1"))
+		if err == nil {
+			return errors.New("PutEvent of a prefetched, stored key succeeded")
+		}
+		wantCode(t, err, game.EConflict, "idempotency_key")
+		return nil
+	})
+	for _, want := range []*engine.DealState{put, &replaced} {
+		if got := try(s.Deal(c, want.Source, want.ExternalID)).must(t); !equalDeal(got, want) {
+			t.Errorf("Deal after commit = %+v, want %+v", got, want)
+		}
 	}
-	if seen == nil || seen.EventKey != "first" {
-		t.Fatalf("second Tx.Deal = %+v, want the deal the first transaction committed", seen)
+	inTx(t, s, func(tx engine.Tx) error {
+		if e, err := tx.Event(c, "p/2"); err != nil || e == nil || e.Hash != "cd34" {
+			t.Errorf("Event(p/2) after commit = %+v, %v", e, err)
+		}
+		return nil
+	})
+	// A key taken in the database but not loaded by the transaction is a
+	// conflict too, from InTx.
+	err := s.InTx(c, func(tx engine.Tx) error { return tx.PutEvent(c, event("p/1")) })
+	wantCode(t, err, game.EConflict, "idempotency_key")
+}
+
+// testPutDealTwice checks that the last of several writes of one deal in a
+// transaction is the one stored, for a new deal and for a stored one.
+func testPutDealTwice(t *testing.T, s engine.Store) {
+	c := ctx(t)
+	_, reps := seedReps(t, s, 2)
+	version := func(v int64, amount string, rep int64) engine.DealState {
+		d := engine.DealState{Deal: deal("twice", rep, amount), EventKey: fmt.Sprintf("twice/%d", v)}
+		d.Version = v
+		return d
 	}
+	for _, run := range [][]engine.DealState{
+		{version(1, "1.00", reps[0].ID), version(2, "2.50", reps[1].ID)},                                 // a new deal
+		{version(3, "3.00", reps[0].ID), version(5, "5.50", reps[1].ID), version(4, "4.25", reps[0].ID)}, // a stored one; last, not highest
+	} {
+		inTx(t, s, func(tx engine.Tx) error {
+			if err := tx.Prefetch(c, nil, []engine.DealRef{{Source: "crm", ExternalID: "twice"}}); err != nil {
+				return err
+			}
+			for _, d := range run {
+				if err := tx.PutDeal(c, d); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		want := run[len(run)-1]
+		if got := try(s.Deal(c, "crm", "twice")).must(t); !equalDeal(got, &want) {
+			t.Fatalf("Deal = %+v, want the last write %+v", got, want)
+		}
+	}
+	// Without Prefetch or Deal first, too.
+	want := version(7, "7.77", reps[0].ID)
+	inTx(t, s, func(tx engine.Tx) error {
+		if err := tx.PutDeal(c, version(6, "6.00", reps[1].ID)); err != nil {
+			return err
+		}
+		return tx.PutDeal(c, want)
+	})
+	if got := try(s.Deal(c, "crm", "twice")).must(t); !equalDeal(got, &want) {
+		t.Fatalf("Deal = %+v, want the last write %+v", got, want)
+	}
+}
+
+// testGroup commits a group of events in one transaction, as the ingest
+// pipeline does under load, and checks that every row arrived.
+func testGroup(t *testing.T, s engine.Store) {
+	const n = 64
+	c := ctx(t)
+	team, reps := seedReps(t, s, 2)
+	keys := make([]string, n)
+	refs := make([]engine.DealRef, n)
+	for i := range n {
+		keys[i] = fmt.Sprintf("g/%d", i)
+		refs[i] = engine.DealRef{Source: "crm", ExternalID: keys[i]}
+	}
+	want := func(i int) *engine.DealState {
+		rep := reps[i%2].ID
+		return &engine.DealState{Deal: deal(keys[i], rep, fmt.Sprintf("%d.10", i)), EventKey: keys[i],
+			Credits: []game.Credit{{RepID: rep, TeamID: team.ID, Day: "2026-11-28", Minor: int64(i*100 + 10)}}}
+	}
+	inTx(t, s, func(tx engine.Tx) error {
+		if err := tx.Prefetch(c, keys, refs); err != nil {
+			return err
+		}
+		for i, key := range keys {
+			rep := reps[i%2].ID
+			if e, err := tx.Event(c, key); err != nil || e != nil {
+				return fmt.Errorf("Event(%s) = %v, %v", key, e, err)
+			}
+			if r, err := tx.Reps(c, []int64{rep}); err != nil || r[rep].ID != rep {
+				return fmt.Errorf("Reps = %v, %v", r, err)
+			}
+			if d, err := tx.Deal(c, "crm", key); err != nil || d != nil {
+				return fmt.Errorf("Deal(%s) = %v, %v", key, d, err)
+			}
+			if err := tx.PutDeal(c, *want(i)); err != nil {
+				return err
+			}
+			if err := tx.PutActivity(c, game.Activity{Source: "crm", ExternalID: key, RepID: rep, Kind: game.ActivityCall, Count: 1, OccurredAt: t0}); err != nil {
+				return err
+			}
+			if err := tx.AppendLedger(c, key, t0, []game.LedgerEntry{
+				{RepID: rep, TeamID: team.ID, Metric: game.MetricRevenue, Day: "2026-11-28", Delta: int64(i*100 + 10), Amount: dec(fmt.Sprintf("%d.10", i)), Reason: "deal won", DealID: "crm/" + key},
+				{RepID: rep, TeamID: team.ID, Metric: game.MetricDeals, Day: "2026-11-28", Delta: 1, Reason: "deal won", DealID: "crm/" + key},
+				{RepID: rep, TeamID: team.ID, Metric: game.MetricPoints, Day: "2026-11-28", Delta: 10, Reason: "deal won", DealID: "crm/" + key},
+			}); err != nil {
+				return err
+			}
+			if err := tx.AddOutbox(c, key, []byte(key), t0.Add(time.Duration(i)*time.Microsecond)); err != nil {
+				return err
+			}
+			if err := tx.PutEvent(c, event(key)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for i := range n {
+		if got := try(s.Deal(c, "crm", keys[i])).must(t); !equalDeal(got, want(i)) {
+			t.Fatalf("Deal(%s) = %+v, want %+v", keys[i], got, want(i))
+		}
+	}
+	inTx(t, s, func(tx engine.Tx) error {
+		if err := tx.Prefetch(c, keys, nil); err != nil {
+			return err
+		}
+		for _, key := range keys {
+			if e, err := tx.Event(c, key); err != nil || e == nil {
+				t.Errorf("Event(%s) after commit = %v, %v", key, e, err)
+			}
+		}
+		return nil
+	})
+	for r, rep := range reps {
+		rows := try(s.Ledger(c, rep.ID, 1000)).must(t)
+		if len(rows) != 3*n/2 {
+			t.Fatalf("rep %d has %d ledger rows, want %d", r, len(rows), 3*n/2)
+		}
+		// Newest first, in the order they were appended.
+		last := keys[n-2+r]
+		if rows[0].EventKey != last || rows[0].Metric != game.MetricPoints || rows[2].Metric != game.MetricRevenue ||
+			rows[2].Amount == nil || rows[2].Amount.String() != fmt.Sprintf("%d.1", n-2+r) || rows[2].Amount.Exponent() != -2 {
+			t.Fatalf("rep %d newest ledger rows %+v, want the three of %s, revenue last with amount %d.10", r, rows[:3], last, n-2+r)
+		}
+	}
+	out := try(s.PendingOutbox(c, t0.Add(time.Hour), 1000)).must(t)
+	if len(out) != n {
+		t.Fatalf("%d outbox rows, want %d", len(out), n)
+	}
+	for i, o := range out {
+		if o.EventKey != keys[i] || string(o.Payload) != keys[i] {
+			t.Fatalf("outbox row %d = %+v, want %s", i, o, keys[i])
+		}
+	}
+	err := s.InTx(c, func(tx engine.Tx) error {
+		return tx.PutActivity(c, game.Activity{Source: "crm", ExternalID: keys[n-1], RepID: reps[0].ID, Kind: game.ActivityCall, Count: 1, OccurredAt: t0})
+	})
+	wantCode(t, err, game.EConflict, "external_id")
+}
+
+// testFlushConflict checks that a unique key found taken when the buffered
+// writes are sent fails the whole transaction with EConflict, and leaves
+// nothing of it behind.
+func testFlushConflict(t *testing.T, s engine.Store) {
+	c := ctx(t)
+	_, reps := seedReps(t, s, 1)
+	rep := reps[0].ID
+	inTx(t, s, func(tx engine.Tx) error {
+		if err := tx.PutEvent(c, event("taken")); err != nil {
+			return err
+		}
+		return tx.PutActivity(c, game.Activity{Source: "other", ExternalID: "taken", RepID: rep, Kind: game.ActivityCall, Count: 1, OccurredAt: t0})
+	})
+	for _, tc := range []struct {
+		key, field string
+		write      func(tx engine.Tx) error
+	}{
+		{"k1", "idempotency_key", func(tx engine.Tx) error { return tx.PutEvent(c, event("taken")) }},
+		{"k2", "external_id", func(tx engine.Tx) error {
+			return tx.PutActivity(c, game.Activity{Source: "other", ExternalID: "taken", RepID: rep, Kind: game.ActivityCall, Count: 1, OccurredAt: t0})
+		}},
+	} {
+		err := s.InTx(c, func(tx engine.Tx) error {
+			if err := tx.Prefetch(c, []string{tc.key}, []engine.DealRef{{Source: "crm", ExternalID: tc.key}}); err != nil {
+				return err
+			}
+			if err := writeAll(c, tx, tc.key, rep); err != nil {
+				return err
+			}
+			return tc.write(tx) // not loaded: the database finds the conflict
+		})
+		wantCode(t, err, game.EConflict, tc.field)
+		wantNothing(t, s, tc.key, rep)
+	}
+	// A rep that does not exist, found when the writes are sent.
+	err := s.InTx(c, func(tx engine.Tx) error {
+		if err := writeAll(c, tx, "k3", rep); err != nil {
+			return err
+		}
+		return tx.AppendLedger(c, "k3", t0, []game.LedgerEntry{{RepID: rep + 1000, Metric: game.MetricDeals, Day: "2026-11-28", Delta: 1}})
+	})
+	wantCode(t, err, game.EUnknownRep, "rep_id")
+	wantNothing(t, s, "k3", rep)
 }
 
 func testActivities(t *testing.T, s engine.Store) {
@@ -589,62 +876,88 @@ func testLedgerTotals(t *testing.T, s engine.Store) {
 
 func testOutbox(t *testing.T, s engine.Store) {
 	c := ctx(t)
-	var ids []int64
+	keys := []string{"e0", "e1", "e2"}
 	inTx(t, s, func(tx engine.Tx) error {
-		for i, payload := range []string{`{"n":0}`, `{"n":1}`, `{"n":2}`} {
-			id, err := tx.AddOutbox(c, fmt.Sprintf("e%d", i), []byte(payload), t0.Add(time.Duration(i)*time.Second))
-			if err != nil {
+		for i, key := range keys {
+			if err := tx.AddOutbox(c, key, fmt.Appendf(nil, `{"n":%d}`, i), t0.Add(time.Duration(i)*time.Second)); err != nil {
 				return err
 			}
-			ids = append(ids, id)
 		}
 		return nil
 	})
-	if !slices.IsSorted(ids) || ids[0] == ids[1] || ids[1] == ids[2] {
-		t.Fatalf("outbox ids %v, want increasing", ids)
-	}
-	pending := func(olderThan time.Time, limit int) []int64 {
+	pending := func(olderThan time.Time, limit int) []string {
 		t.Helper()
 		rows := try(s.PendingOutbox(c, olderThan, limit)).must(t)
-		out := make([]int64, len(rows))
+		out := make([]string, len(rows))
 		for i, r := range rows {
-			out[i] = r.ID
-			if want := fmt.Sprintf(`{"n":%d}`, slices.Index(ids, r.ID)); string(r.Payload) != want ||
-				r.EventKey != fmt.Sprintf("e%d", slices.Index(ids, r.ID)) {
+			out[i] = r.EventKey
+			n := slices.Index(keys, r.EventKey)
+			if want := fmt.Sprintf(`{"n":%d}`, n); n < 0 || string(r.Payload) != want {
 				t.Errorf("outbox row %+v, want payload %s", r, want)
 			}
-			if !r.CreatedAt.Equal(t0.Add(time.Duration(slices.Index(ids, r.ID))*time.Second)) || r.CreatedAt.Location() != time.UTC {
-				t.Errorf("outbox row %d created at %v", r.ID, r.CreatedAt)
+			if !r.CreatedAt.Equal(t0.Add(time.Duration(n)*time.Second)) || r.CreatedAt.Location() != time.UTC {
+				t.Errorf("outbox row %s created at %v", r.EventKey, r.CreatedAt)
 			}
 		}
 		return out
 	}
-	if got := pending(t0.Add(1500*time.Millisecond), 10); !slices.Equal(got, ids[:2]) {
-		t.Fatalf("PendingOutbox(t0+1.5s) = %v, want %v (strictly older, oldest first)", got, ids[:2])
+	if got := pending(t0.Add(1500*time.Millisecond), 10); !slices.Equal(got, keys[:2]) {
+		t.Fatalf("PendingOutbox(t0+1.5s) = %v, want %v (strictly older, oldest first)", got, keys[:2])
 	}
 	if got := pending(t0, 10); len(got) != 0 {
 		t.Fatalf("PendingOutbox(t0) = %v, want none (created at t0 is not older than t0)", got)
 	}
-	if got := pending(t0.Add(time.Hour), 2); !slices.Equal(got, ids[:2]) {
-		t.Fatalf("PendingOutbox(limit 2) = %v, want %v", got, ids[:2])
+	if got := pending(t0.Add(time.Hour), 2); !slices.Equal(got, keys[:2]) {
+		t.Fatalf("PendingOutbox(limit 2) = %v, want %v", got, keys[:2])
 	}
-	if err := s.MarkApplied(c, []int64{ids[0], ids[2], ids[2] + 1000}); err != nil {
+
+	// An event key has one outbox row: a second one is a conflict, from the
+	// write call or from InTx.
+	err := s.InTx(c, func(tx engine.Tx) error { return tx.AddOutbox(c, "e1", []byte(`{}`), t0) })
+	wantCode(t, err, game.EConflict, "event_key")
+	err = s.InTx(c, func(tx engine.Tx) error {
+		if err := tx.AddOutbox(c, "e9", []byte(`{}`), t0); err != nil {
+			return err
+		}
+		return tx.AddOutbox(c, "e9", []byte(`{}`), t0)
+	})
+	wantCode(t, err, game.EConflict, "event_key")
+
+	if err := s.MarkApplied(c, []string{"e0", "e2", "unknown"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.MarkApplied(c, []int64{ids[0]}); err != nil { // twice is fine
+	if err := s.MarkApplied(c, []string{"e0"}); err != nil { // twice is fine
 		t.Fatal(err)
 	}
 	if err := s.MarkApplied(c, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := pending(t0.Add(time.Hour), 10); !slices.Equal(got, ids[1:2]) {
-		t.Fatalf("PendingOutbox after MarkApplied = %v, want %v", got, ids[1:2])
+	if got := pending(t0.Add(time.Hour), 10); !slices.Equal(got, keys[1:2]) {
+		t.Fatalf("PendingOutbox after MarkApplied = %v, want %v", got, keys[1:2])
+	}
+
+	// Many keys at once (more than one IN list on SQLite).
+	many := make([]string, 1200)
+	inTx(t, s, func(tx engine.Tx) error {
+		for i := range many {
+			many[i] = fmt.Sprintf("m%04d", i)
+			if err := tx.AddOutbox(c, many[i], []byte(`{}`), t0); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err := s.MarkApplied(c, append(many, "e1")); err != nil {
+		t.Fatal(err)
+	}
+	if got := pending(t0.Add(time.Hour), 10); len(got) != 0 {
+		t.Fatalf("PendingOutbox after marking everything = %v", got)
 	}
 }
 
-// testConcurrentTx runs many writers at once. Every transaction reads the
-// same deal for update and writes the next version, so a lost update (two
-// transactions reading the same version) shows up in the final version.
+// testConcurrentTx runs many writers at once. Every transaction prefetches
+// the same deal for update and writes the next version, so a lost update
+// (two transactions reading the same version) shows up in the final version.
 func testConcurrentTx(t *testing.T, s engine.Store) {
 	const writers, perWriter = 8, 50
 	c := ctx(t)
@@ -656,6 +969,9 @@ func testConcurrentTx(t *testing.T, s engine.Store) {
 			for i := range perWriter {
 				key := fmt.Sprintf("w%d/%d", w, i)
 				err := s.InTx(c, func(tx engine.Tx) error {
+					if err := tx.Prefetch(c, []string{key}, []engine.DealRef{{Source: "crm", ExternalID: "shared"}}); err != nil {
+						return err
+					}
 					if e, err := tx.Event(c, key); err != nil || e != nil {
 						return fmt.Errorf("event %s: %v, %v", key, e, err)
 					}
@@ -675,7 +991,7 @@ func testConcurrentTx(t *testing.T, s engine.Store) {
 					}); err != nil {
 						return err
 					}
-					if _, err := tx.AddOutbox(c, key, []byte(key), t0); err != nil {
+					if err := tx.AddOutbox(c, key, []byte(key), t0); err != nil {
 						return err
 					}
 					return tx.PutEvent(c, event(key))

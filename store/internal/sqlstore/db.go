@@ -7,6 +7,13 @@
 //
 // A Store is safe for concurrent use. A Tx is not: it belongs to the
 // goroutine running the InTx callback and is valid only during it.
+//
+// Round trips: a Tx keeps what it has read (events, deals, reps) and buffers
+// what it writes, then sends every write when the callback returns, one
+// multi-row statement per table, as one batch. On Postgres a batch is one
+// round trip (pgx pipelines it), so an ingest group of any size costs BEGIN,
+// Prefetch, the flush and COMMIT. SQLite runs the same statements one by
+// one on its local writer connection, where a statement costs no network.
 package sqlstore
 
 import (
@@ -25,6 +32,26 @@ type Querier interface {
 	// QueryRow runs a statement expected to return at most one row. Scan
 	// reports no row with an error for which errors.Is(err, sql.ErrNoRows).
 	QueryRow(ctx context.Context, query string, args ...any) Row
+}
+
+// Stmt is one statement of a batch.
+type Stmt struct {
+	SQL  string
+	Args []any
+	// Scan, when set, reads the statement's rows; the batch closes them and
+	// checks their error afterwards. When nil the statement runs for its
+	// effect and any rows it returns are discarded.
+	Scan func(Rows) error
+}
+
+// Batcher is implemented by a Querier that sends several statements in one
+// round trip (pgx pipelines a batch). Batch runs stmts in order and stops
+// at the first that fails, returning its index with its error; an error
+// that is no single statement's (the connection broke) comes with the index
+// len(stmts). A Querier without it has its batches run one statement at a
+// time, as runBatch does.
+type Batcher interface {
+	Batch(ctx context.Context, stmts []Stmt) (failed int, err error)
 }
 
 // Rows is the part of pgx.Rows and *sql.Rows the queries use.
@@ -63,13 +90,30 @@ type Driver interface {
 type Dialect struct {
 	// Name is used in error messages ("sqlite", "postgres").
 	Name string
-	// LockDeal, when set, is run in a transaction before a deal is read for
-	// update, with the deal's source and external id as $1 and $2. It must
-	// block until no other transaction holds the same deal, even one that
-	// does not exist yet (Postgres: a transaction-level advisory lock). Empty
-	// when transactions are serialised anyway (SQLite has one writer).
-	LockDeal string
-	// ForUpdate is appended to the SELECT that reads a deal for update
+	// Arrays is set when a Go slice binds as one array parameter
+	// (Postgres): an IN list is then "= ANY($1)" and a multi-row INSERT one
+	// INSERT … SELECT FROM unnest($1, …), whatever the number of values or
+	// rows, so each is one statement text, prepared once. Otherwise they are
+	// IN (…) and VALUES lists of bounded length, as many as needed.
+	Arrays bool
+	// Anonymous is set when the statements generated for lists of values
+	// (IN lists, multi-row VALUES) bind with anonymous "?" parameters
+	// rather than "$n" (SQLite only; Postgres has only $n). SQLite looks a
+	// numbered parameter's name up in a list of all the statement's
+	// parameter names when binding it, which makes binding a wide INSERT
+	// quadratic (most of a 64-event flush was spent there); an anonymous
+	// parameter is not looked up. The hand-written queries keep $n.
+	Anonymous bool
+	// LockDeals, when set, is run in a transaction before deals are read
+	// for update, with an array of their sources as $1 and of their
+	// external ids as $2. It must block until no other transaction holds
+	// any of those deals, even deals that do not exist yet (Postgres:
+	// transaction-level advisory locks), and take the locks in an order
+	// that does not depend on the order of the arrays, so that two
+	// transactions locking the same deals cannot deadlock. Empty when
+	// transactions are serialised anyway (SQLite has one writer).
+	LockDeals string
+	// ForUpdate is appended to the SELECT that reads deals for update
 	// (" FOR UPDATE" on Postgres, empty on SQLite, which lacks it).
 	ForUpdate string
 	// IsUniqueViolation reports whether err is a unique or primary key

@@ -25,8 +25,7 @@ type Store struct {
 var _ engine.Store = (*Store)(nil)
 
 // New returns a Store that runs the shared queries on db. now stamps the
-// bookkeeping columns (deals.updated_at, outbox.applied_at); nil means
-// time.Now.
+// bookkeeping column deals.updated_at; nil means time.Now.
 func New(db Driver, d Dialect, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
@@ -158,9 +157,12 @@ func (s *Store) ListReps(ctx context.Context) ([]game.Rep, error) {
 }
 
 // InTx runs fn in one transaction, committing when fn returns nil and
-// rolling back otherwise; fn's own error is returned unwrapped. When the
-// dialect reports the failure retryable (Postgres serialization failure or
-// deadlock), the whole transaction runs again, fn included, up to
+// rolling back otherwise; fn's own error is returned unwrapped. The writes
+// fn made through its Tx are sent when fn returns nil, before the commit,
+// so a unique or foreign key violation they cause is InTx's error, with the
+// code the write call would have reported (EConflict, EUnknownRep). When
+// the dialect reports the failure retryable (Postgres serialization failure
+// or deadlock), the whole transaction runs again, fn included, up to
 // Dialect.MaxAttempts times: fn must not have effects outside the
 // transaction. fn must not call the Store's writing methods either: on
 // SQLite they wait for the one write connection, which fn's transaction
@@ -169,7 +171,11 @@ func (s *Store) InTx(ctx context.Context, fn func(engine.Tx) error) error {
 	attempts := max(1, s.d.MaxAttempts)
 	for attempt := 1; ; attempt++ {
 		err := s.db.Tx(ctx, func(q Querier) error {
-			return fn(&tx{s: s, q: q})
+			t := newTx(s, q)
+			if err := fn(t); err != nil {
+				return err
+			}
+			return t.flush(ctx)
 		})
 		if err == nil || attempt >= attempts || s.d.Retryable == nil || !s.d.Retryable(err) {
 			return err
@@ -287,15 +293,15 @@ func (s *Store) LedgerTotals(ctx context.Context, fn func(engine.LedgerTotal) er
 	return nil
 }
 
-// PendingOutbox returns up to limit unapplied outbox rows created before
-// olderThan, oldest first.
+// PendingOutbox returns up to limit outbox rows created before olderThan,
+// oldest first. Every row in the outbox is unapplied: MarkApplied deletes.
 func (s *Store) PendingOutbox(ctx context.Context, olderThan time.Time, limit int) ([]engine.OutboxRow, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
 	rows, err := s.db.Reader().Query(ctx,
-		`SELECT id, event_key, payload, created_at FROM outbox
-		  WHERE applied_at IS NULL AND created_at < $1
+		`SELECT event_key, payload, created_at FROM outbox
+		  WHERE created_at < $1
 		  ORDER BY created_at, id LIMIT $2`,
 		micros(olderThan), limit)
 	if err != nil {
@@ -308,7 +314,7 @@ func (s *Store) PendingOutbox(ctx context.Context, olderThan time.Time, limit in
 			r  engine.OutboxRow
 			at int64
 		)
-		if err := rows.Scan(&r.ID, &r.EventKey, &r.Payload, &at); err != nil {
+		if err := rows.Scan(&r.EventKey, &r.Payload, &at); err != nil {
 			return nil, fmt.Errorf("pending outbox: %w", err)
 		}
 		r.CreatedAt = fromMicros(at)
@@ -320,24 +326,14 @@ func (s *Store) PendingOutbox(ctx context.Context, olderThan time.Time, limit in
 	return out, nil
 }
 
-// maxInList bounds the ids bound in one IN (...) list, well below the
-// parameter limits of both databases (SQLite 32766, Postgres 65535).
-const maxInList = 500
-
-// MarkApplied records that outbox rows took effect by deleting them: an
-// applied row has no further use (the ledger is the record), and a table that
-// only ever holds what is in flight stays small and cheap to scan. Unknown ids
-// are ignored, so a relay may mark the same rows twice.
-func (s *Store) MarkApplied(ctx context.Context, ids []int64) error {
-	for len(ids) > 0 {
-		chunk := ids[:min(len(ids), maxInList)]
-		ids = ids[len(chunk):]
-		args := make([]any, 0, len(chunk))
-		for _, id := range chunk {
-			args = append(args, id)
-		}
-		q := `DELETE FROM outbox WHERE id IN (` + placeholders(1, len(chunk)) + `)`
-		if _, err := s.db.Writer().Exec(ctx, q, args...); err != nil {
+// MarkApplied records that the outbox rows of eventKeys took effect by
+// deleting them: an applied row has no further use (the ledger is the
+// record), and a table that only ever holds what is in flight stays small
+// and cheap to scan. Unknown keys are ignored, so a relay may mark the same
+// rows twice. One statement on Postgres; one per maxInList keys on SQLite.
+func (s *Store) MarkApplied(ctx context.Context, eventKeys []string) error {
+	for _, c := range in(&s.d, "event_key", eventKeys) {
+		if _, err := s.db.Writer().Exec(ctx, `DELETE FROM outbox WHERE `+c.sql, c.args...); err != nil {
 			return fmt.Errorf("mark outbox applied: %w", err)
 		}
 	}
