@@ -14,11 +14,42 @@ import (
 // publications. It is stored as the outbox row's payload, so that the relay can
 // redo it after a crash between commit and apply.
 type effect struct {
-	Key    string            `json:"key"` // dedup id for Boards.Apply
-	Deltas []game.BoardDelta `json:"deltas,omitempty"`
-	Pubs   []publication     `json:"pubs,omitempty"`
+	Key string `json:"key"` // dedup id for Boards.Apply
+	// Moves are the event's ledger changes in short form; the board deltas
+	// (a deal touches 36 boards) are derived from them, so the outbox row,
+	// written for every event, stays small.
+	Moves []move        `json:"moves,omitempty"`
+	Pubs  []publication `json:"pubs,omitempty"`
+
+	Deltas []game.BoardDelta `json:"-"`
 
 	keys []string
+}
+
+// move is one ledger change as the outbox keeps it.
+type move struct {
+	Rep    int64       `json:"r"`
+	Team   int64       `json:"t,omitempty"`
+	Metric game.Metric `json:"m"`
+	Day    string      `json:"d"`
+	Delta  int64       `json:"v"`
+}
+
+func movesOf(entries []game.LedgerEntry) []move {
+	out := make([]move, len(entries))
+	for i, e := range entries {
+		out[i] = move{e.RepID, e.TeamID, e.Metric, e.Day, e.Delta}
+	}
+	return out
+}
+
+// deltas derives the board increments of the effect's moves.
+func (eff *effect) deltas() ([]game.BoardDelta, error) {
+	entries := make([]game.LedgerEntry, len(eff.Moves))
+	for i, m := range eff.Moves {
+		entries[i] = game.LedgerEntry{RepID: m.Rep, TeamID: m.Team, Metric: m.Metric, Day: m.Day, Delta: m.Delta}
+	}
+	return game.BoardDeltas(entries)
 }
 
 type publication struct {
@@ -218,6 +249,11 @@ func (e *Engine) relayOnce(ctx context.Context, olderThan time.Time) error {
 				continue
 			}
 			eff.Key = r.EventKey
+			if eff.Deltas, err = eff.deltas(); err != nil {
+				e.log.Error("outbox row names no board; skipped", "event", r.EventKey, "err", err)
+				_ = e.store.MarkApplied(ctx, []string{r.EventKey})
+				continue
+			}
 			effects = append(effects, eff)
 		}
 		e.ingestMu.RLock()

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"sync"
@@ -74,7 +75,7 @@ func newFixture(t *testing.T, b backend) *fixture {
 	t.Helper()
 	s, boards, bus := b.open(t)
 	clk := &clock{t: nov28}
-	e := engine.New(engine.Config{Now: clk.Now, CoalesceInterval: 20 * time.Millisecond, RelayInterval: 50 * time.Millisecond}, s, boards, bus)
+	e := engine.New(engine.Config{Now: clk.Now, CoalesceInterval: 20 * time.Millisecond, RelayInterval: 50 * time.Millisecond, RelayGrace: 100 * time.Millisecond}, s, boards, bus)
 	ctx := context.Background()
 	if err := e.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -434,6 +435,47 @@ func TestBoardStoreLossRebuilds(t *testing.T) {
 			t.Fatal("boards were not rebuilt after the board store lost them")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	f.boardsEqualLedger(t)
+}
+
+// TestRelayAppliesWhatACrashedNodeCommitted commits an event's ledger rows and
+// outbox row as a node does and then "crashes" before applying them: the
+// relay of the running node applies them, exactly once.
+func TestRelayAppliesWhatACrashedNodeCommitted(t *testing.T) {
+	f := newFixture(t, backends()[1])
+	ctx := context.Background()
+	ana := f.reps[0]
+	// The fixture's clock is frozen; the relay takes rows older than the grace.
+	f.clock.Set(nov28.Add(time.Hour))
+	entry := game.LedgerEntry{RepID: ana.ID, TeamID: ana.TeamID, Metric: game.MetricPoints, Day: "2026-11-28", Delta: 7, Reason: "test"}
+	payload := fmt.Sprintf(`{"key":"crashed-1","moves":[{"r":%d,"t":%d,"m":"points","d":"2026-11-28","v":7}]}`, ana.ID, ana.TeamID)
+	err := f.store.InTx(ctx, func(tx engine.Tx) error {
+		if err := tx.PutEvent(ctx, engine.StoredEvent{Key: "crashed-1", Kind: "activity", Hash: "h", Status: 201, Response: []byte(`{}`), At: nov28}); err != nil {
+			return err
+		}
+		if err := tx.AppendLedger(ctx, "crashed-1", nov28, []game.LedgerEntry{entry}); err != nil {
+			return err
+		}
+		return tx.AddOutbox(ctx, "crashed-1", []byte(payload), nov28)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for f.score(t, "points:all:all:company", ana.ID) != 7 {
+		if time.Now().After(deadline) {
+			t.Fatal("the relay did not apply the committed effect")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // more relay rounds: nothing more happens
+	if got := f.score(t, "points:all:all:company", ana.ID); got != 7 {
+		t.Fatalf("points = %d after more relay rounds, want 7", got)
+	}
+	pending, err := f.store.PendingOutbox(ctx, nov28.Add(48*time.Hour), 10)
+	if err != nil || len(pending) != 0 {
+		t.Fatalf("outbox still holds %v (%v)", pending, err)
 	}
 	f.boardsEqualLedger(t)
 }

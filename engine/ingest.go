@@ -416,7 +416,8 @@ func (e *Engine) process(ctx context.Context, tx Tx, r *request, now time.Time) 
 	}
 	o := outcome{res: res}
 	if len(entries) > 0 || len(eff.Pubs) > 0 {
-		deltas, err := game.BoardDeltas(entries)
+		eff.Moves = movesOf(entries)
+		deltas, err := eff.deltas()
 		if err != nil {
 			return outcome{}, err
 		}
