@@ -111,7 +111,8 @@ func New(cfg Config, e *engine.Engine) (*Server, error) {
 		// fasthttp keeps a connection's read buffer for the life of an
 		// upgraded WebSocket: the default 4 KiB fits request headers and keeps
 		// an idle live connection small.
-		ReadBufferSize: 4096,
+		ReadBufferSize:    4096,
+		ReduceMemoryUsage: true,
 	})
 	s.app.Use(securityHeaders)
 	for _, r := range s.routes() {
