@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"sync"
 	"time"
@@ -232,6 +233,7 @@ func (e *Engine) relayLoop(ctx context.Context) {
 
 // relayOnce applies pending outbox rows created before olderThan.
 func (e *Engine) relayOnce(ctx context.Context, olderThan time.Time) error {
+	prevFirst := ""
 	for {
 		rows, err := e.store.PendingOutbox(ctx, olderThan, 256)
 		if err != nil {
@@ -240,6 +242,12 @@ func (e *Engine) relayOnce(ctx context.Context, olderThan time.Time) error {
 		if len(rows) == 0 {
 			return nil
 		}
+		// Rows leave the outbox when marked applied; the same first row
+		// again means marking fails, so stop until the next round.
+		if rows[0].EventKey == prevFirst {
+			return errors.New("outbox rows are not being marked applied; retrying next round")
+		}
+		prevFirst = rows[0].EventKey
 		effects := make([]*effect, 0, len(rows))
 		for _, r := range rows {
 			eff := &effect{}
