@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -17,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/page"
-	"github.com/chromedp/chromedp"
 	"github.com/fasthttp/websocket"
+
+	"podium/internal/browsertest"
 )
 
 // strictCSP is the policy the server is going to send with the page: no
@@ -38,33 +37,33 @@ const cspMarker = "podium-test-csp-violation:"
 // /ws endpoint: subscriptions, snapshot, delta, celebration, reconnect with
 // resume, period rollover and sign-out, all under the strict CSP.
 func TestTVBoard(t *testing.T) {
-	chrome := chromiumPath(t)
+	chrome := browsertest.ChromiumPath(t)
 	hub := newFakeHub()
 	srv := httptest.NewServer(testMux(t, hub))
 	t.Cleanup(srv.Close)
-	browserCtx := newBrowser(t, chrome)
+	browserCtx := browsertest.NewBrowser(t, chrome)
 
 	// First prove, in a tab of its own, that the CSP watch sees each kind of
 	// violation (inline script, <style> block, style attribute), so that
 	// silence on the board's tab means something.
 	canary := newTab(t, browserCtx)
-	canary.navigate(srv.URL + canaryPath)
+	canary.Navigate(srv.URL + canaryPath)
 	for _, directive := range []string{"script-src-elem", "style-src-elem", "style-src-attr"} {
 		canary.waitFor("a "+directive+" violation on the canary page", func() bool {
-			return len(canary.problemsMatching(cspMarker+" "+directive)) > 0
+			return canary.Reported(cspMarker + " " + directive)
 		})
 	}
-	canary.close()
+	canary.Close()
 
 	b := newTab(t, browserCtx)
-	b.navigate(srv.URL + "/?board=revenue&period=month&locale=en-US")
+	b.Navigate(srv.URL + "/?board=revenue&period=month&locale=en-US")
 	conn := hub.next(t)
 	conn.expectSubscribes(t, map[string]*since{
 		"board:revenue:month:company": nil,
 		"feed":                        nil,
 	})
 	b.waitState("live")
-	if got := b.text("#title"); got != "Revenue — this month" {
+	if got := b.Text("#title"); got != "Revenue — this month" {
 		t.Errorf("heading = %q, want %q", got, "Revenue — this month")
 	}
 
@@ -106,7 +105,7 @@ func TestTVBoard(t *testing.T) {
 		{"9", "Hana Sato", "SMB", "$2,500.00"},
 		{"10", "Ivan Petrov", "Enterprise", "$2,000.00"},
 	})
-	if got := b.text("#period"); got != "November 2026" {
+	if got := b.Text("#period"); got != "November 2026" {
 		t.Errorf("period = %q, want %q", got, "November 2026")
 	}
 
@@ -125,7 +124,7 @@ func TestTVBoard(t *testing.T) {
 		),
 	})
 	b.waitFor("Ivan Petrov in 2nd place", func() bool {
-		return b.eval(`document.querySelector('#rows .row:nth-child(2) .name')?.textContent`) == "Ivan Petrov"
+		return b.Eval(`document.querySelector('#rows .row:nth-child(2) .name')?.textContent`) == "Ivan Petrov"
 	})
 	b.expectRows([]row{
 		{"1", "Ana Lima", "Enterprise", "$12,000.00"},
@@ -139,16 +138,16 @@ func TestTVBoard(t *testing.T) {
 		{"9", "Hana Sato", "SMB", "$2,500.00"},
 		{"10", "Jo Kim", "Mid-Market", "$1,500.00"},
 	})
-	if !b.evalBool(`document.querySelector('.row[data-rep-id="10"]').classList.contains('is-bumped')`) {
+	if !b.EvalBool(`document.querySelector('.row[data-rep-id="10"]').classList.contains('is-bumped')`) {
 		t.Error("the row whose score went up does not flash (no is-bumped class)")
 	}
-	if got := b.text(`.row[data-rep-id="10"] .climb`); got != "▲ 8" {
+	if got := b.Text(`.row[data-rep-id="10"] .climb`); got != "▲ 8" {
 		t.Errorf("climb chip = %q, want %q", got, "▲ 8")
 	}
 
 	// Let the rows settle, then look at the wall the way the room does.
 	b.waitFor("the animations to settle", func() bool {
-		return b.evalBool(`document.getAnimations().every((a) => a.effect.getComputedTiming().iterations === Infinity)`)
+		return b.EvalBool(`document.getAnimations().every((a) => a.effect.getComputedTiming().iterations === Infinity)`)
 	})
 	b.screenshot()
 
@@ -177,12 +176,12 @@ func TestTVBoard(t *testing.T) {
 			},
 		},
 	})
-	b.waitFor("the celebration banner", func() bool { return b.evalBool(`!document.getElementById('celebration').hidden`) })
+	b.waitFor("the celebration banner", func() bool { return b.EvalBool(`!document.getElementById('celebration').hidden`) })
 	const wantBanner = "🎉 Ana Lima closed Acme renewal — $12,000.00"
-	if got := b.text("#banner-text"); got != wantBanner {
+	if got := b.Text("#banner-text"); got != wantBanner {
 		t.Errorf("banner = %q, want %q", got, wantBanner)
 	}
-	if got := b.text("#banner-more"); got != "+1 more deal coming up" {
+	if got := b.Text("#banner-more"); got != "+1 more deal coming up" {
 		t.Errorf("banner queue = %q, want %q", got, "+1 more deal coming up")
 	}
 
@@ -205,7 +204,7 @@ func TestTVBoard(t *testing.T) {
 		"offset": 9, "epoch": "e1", "entries": entries(rep{1, "Dana Okafor", 2, "Mid-Market", 1300000, "13000.00", 1}),
 	})
 	b.waitFor("Dana Okafor in 1st place", func() bool {
-		return b.text(`#rows .row:first-child .name`) == "Dana Okafor"
+		return b.Text(`#rows .row:first-child .name`) == "Dana Okafor"
 	})
 
 	// The month rolls over: a delta for another board replaces the list.
@@ -215,14 +214,14 @@ func TestTVBoard(t *testing.T) {
 	})
 	b.waitFor("the December board", func() bool { return b.rowCount() == 1 })
 	b.expectRows([]row{{"1", "Ana Lima", "Enterprise", "$500.00"}})
-	if got := b.text("#period"); got != "December 2026" {
+	if got := b.Text("#period"); got != "December 2026" {
 		t.Errorf("period after rollover = %q, want %q", got, "December 2026")
 	}
 
 	// Unauthorized (4001): show the notice and stop knocking.
 	conn.closeWith(t, 4001, "unauthorized")
 	b.waitState("unauthorized")
-	if !b.evalBool(`!document.getElementById('notice').hidden`) {
+	if !b.EvalBool(`!document.getElementById('notice').hidden`) {
 		t.Error("no sign-in notice after close code 4001")
 	}
 	if c := hub.within(1500 * time.Millisecond); c != nil {
@@ -232,17 +231,17 @@ func TestTVBoard(t *testing.T) {
 
 	// Another board from the URL, with a token in the fragment: the page
 	// authenticates before it subscribes.
-	b.navigate(srv.URL + "/?board=points&period=all&scope=team-2&title=Crew%20Cup&locale=en-US#token=s3cret")
+	b.Navigate(srv.URL + "/?board=points&period=all&scope=team-2&title=Crew%20Cup&locale=en-US#token=s3cret")
 	conn = hub.next(t)
 	if m := conn.receive(t); m.Op != "auth" || m.Token != "s3cret" {
 		t.Errorf("first message = %+v, want auth with the token from the URL fragment", m)
 	}
 	conn.expectSubscribes(t, map[string]*since{"board:points:all:team-2": nil, "feed": nil})
-	if got := b.text("#title"); got != "Crew Cup" {
+	if got := b.Text("#title"); got != "Crew Cup" {
 		t.Errorf("title override = %q, want %q", got, "Crew Cup")
 	}
 
-	for _, p := range b.problems() {
+	for _, p := range b.Problems() {
 		t.Errorf("browser console: %s", p)
 	}
 }
@@ -550,169 +549,34 @@ func show(m map[string]*since) string {
 
 // ---- browser ------------------------------------------------------------------------
 
-// chromiumPath finds a Chromium to drive. Without one the test skips, except
-// in CI, where a missing browser must not turn the suite silently green.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("PODIUM_CHROMIUM"); p != "" {
-		path, err := exec.LookPath(p)
-		if err != nil {
-			t.Fatalf("PODIUM_CHROMIUM: %v", err)
-		}
-		return path
-	}
-	for _, c := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome-stable", "google-chrome"} {
-		if p, err := exec.LookPath(c); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("no Chromium found (set PODIUM_CHROMIUM); CI must run the browser test")
-	}
-	t.Skip("no Chromium found; set PODIUM_CHROMIUM to run the TV board test")
-	return ""
-}
-
-// newBrowser starts a headless Chromium for the test and returns its
-// context; the browser ends with the test.
-func newBrowser(t *testing.T, execPath string) context.Context {
-	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(execPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("lang", "en-US"),
-		chromedp.WindowSize(1920, 1080),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelCtx)
-	// Start the browser on a context without a deadline: the first Run binds
-	// the browser's life to its context.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	return ctx
-}
-
-// tab is one browser tab with its own record of console errors, exceptions
-// and CSP violations.
+// tab is one browser tab of the TV board test.
 type tab struct {
-	t     *testing.T
-	ctx   context.Context
-	close context.CancelFunc // closes the tab
-
-	mu   sync.Mutex
-	msgs []string
+	*browsertest.Tab
 }
 
-// newTab opens a 1920×1080 tab in the browser that watches its console and
-// reports CSP violations there.
+// newTab opens a 1920×1080 tab in the browser that records console errors,
+// exceptions and CSP violations (marked with cspMarker).
 func newTab(t *testing.T, browserCtx context.Context) *tab {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(browserCtx)
-	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("open a tab: %v", err)
-	}
-	b := &tab{t: t, ctx: ctx, close: cancel}
-
-	consoleCtx, stopConsole := context.WithCancel(ctx)
-	messages := chromedp.Console(consoleCtx)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			if m.IsException() || m.Type == chromedp.ConsoleError ||
-				strings.Contains(m.Text, "Content Security Policy") || strings.Contains(m.Text, cspMarker) {
-				b.mu.Lock()
-				b.msgs = append(b.msgs, fmt.Sprintf("%s (%s:%d)", m, m.URL, m.Line+1))
-				b.mu.Unlock()
-			}
-		}
-	})
-	t.Cleanup(func() {
-		stopConsole()
-		wg.Wait()
-	})
-
-	// Report every CSP violation as a console error. A script added through
-	// the DevTools protocol is not subject to the page's CSP.
-	script := `document.addEventListener('securitypolicyviolation', (e) => console.error('` + cspMarker +
-		` ' + e.violatedDirective + ' ' + (e.blockedURI || 'inline') + ' ' + e.sourceFile + ':' + e.lineNumber), true);`
-	b.run(chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument,
-			page.AddScriptToEvaluateOnNewDocumentParams{Source: script})
-		return err
-	}))
-	b.run(chromedp.EmulateViewport(1920, 1080))
-	return b
+	return &tab{browsertest.NewTab(t, browserCtx, browsertest.Options{CSPMarker: cspMarker})}
 }
 
-func (b *tab) run(a chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
-	defer cancel()
-	if _, err := chromedp.Run(ctx, a); err != nil {
-		b.t.Fatal(err)
-	}
-}
-
-func (b *tab) navigate(url string) {
-	b.t.Helper()
-	b.run(chromedp.Navigate(url))
-}
-
-// eval runs an expression in the page through the DevTools protocol (not
-// eval in the page, which the CSP forbids) and returns its value as a
-// string; undefined and null become "".
-func (b *tab) eval(expr string) string {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[*string](expr))
-	if err != nil {
-		b.t.Fatalf("evaluate %s: %v", expr, err)
-	}
-	if v == nil {
-		return ""
-	}
-	return *v
-}
-
-func (b *tab) evalBool(expr string) bool {
-	b.t.Helper()
-	return b.eval(`String(Boolean(`+expr+`))`) == "true"
-}
-
-func (b *tab) text(selector string) string {
-	b.t.Helper()
-	sel, _ := json.Marshal(selector)
-	return b.eval(`document.querySelector(` + string(sel) + `)?.textContent ?? ''`)
+// waitFor polls cond for up to 10 seconds.
+func (b *tab) waitFor(what string, cond func() bool) {
+	b.T.Helper()
+	b.WaitFor(what, 10*time.Second, cond)
 }
 
 func (b *tab) rowCount() int {
-	b.t.Helper()
+	b.T.Helper()
 	var n int
-	fmt.Sscan(b.eval(`String(document.querySelectorAll('#rows .row').length)`), &n)
+	fmt.Sscan(b.Eval(`String(document.querySelectorAll('#rows .row').length)`), &n)
 	return n
 }
 
 func (b *tab) rows() []row {
-	b.t.Helper()
-	raw := b.eval(`JSON.stringify(Array.from(document.querySelectorAll('#rows .row'), (li) => ({
+	b.T.Helper()
+	raw := b.Eval(`JSON.stringify(Array.from(document.querySelectorAll('#rows .row'), (li) => ({
 		rank: li.querySelector('.rank').textContent,
 		name: li.querySelector('.name').textContent,
 		team: li.querySelector('.team').textContent,
@@ -720,13 +584,13 @@ func (b *tab) rows() []row {
 	})))`)
 	var out []row
 	if err := json.Unmarshal([]byte(raw), &out); err != nil {
-		b.t.Fatalf("decode rows %s: %v", raw, err)
+		b.T.Fatalf("decode rows %s: %v", raw, err)
 	}
 	return out
 }
 
 func (b *tab) expectRows(want []row) {
-	b.t.Helper()
+	b.T.Helper()
 	got := b.rows()
 	if reflect.DeepEqual(got, want) {
 		return
@@ -746,59 +610,25 @@ func (b *tab) expectRows(want []row) {
 		}
 		fmt.Fprintf(&sb, "%s%-45v want %v\n", mark, g, w)
 	}
-	b.t.Fatalf("board rows differ:\n%s", sb.String())
-}
-
-// waitFor polls cond from Go. chromedp.Poll would compile the predicate with
-// new Function inside the page, which the strict CSP blocks.
-func (b *tab) waitFor(what string, cond func() bool) {
-	b.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			b.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	b.T.Fatalf("board rows differ:\n%s", sb.String())
 }
 
 func (b *tab) waitState(state string) {
-	b.t.Helper()
+	b.T.Helper()
 	b.waitFor("connection state "+state, func() bool {
-		return b.eval(`document.getElementById('status').dataset.state`) == state
+		return b.Eval(`document.getElementById('status').dataset.state`) == state
 	})
 }
 
 func (b *tab) screenshot() {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
-	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		b.t.Fatalf("screenshot: %v", err)
-	}
+	b.T.Helper()
+	png := b.Screenshot()
 	path := os.Getenv("PODIUM_SCREENSHOT")
 	if path == "" {
-		path = filepath.Join(b.t.TempDir(), "tv.png")
+		path = filepath.Join(b.T.TempDir(), "tv.png")
 	}
 	if err := os.WriteFile(path, png, 0o644); err != nil {
-		b.t.Fatal(err)
+		b.T.Fatal(err)
 	}
-	b.t.Logf("screenshot: %s", path)
-}
-
-func (b *tab) problems() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]string(nil), b.msgs...)
-}
-
-func (b *tab) problemsMatching(s string) []string {
-	var out []string
-	for _, p := range b.problems() {
-		if strings.Contains(p, s) {
-			out = append(out, p)
-		}
-	}
-	return out
+	b.T.Logf("screenshot: %s", path)
 }

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -16,12 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/emulation"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
-	"github.com/chromedp/chromedp"
+
+	"podium/internal/browsertest"
 )
 
 // tvCSPMarker prefixes the console line that the securitypolicyviolation
@@ -35,7 +32,7 @@ const tvCSPMarker = "podium-e2e-csp-violation:"
 // the boards rebuilt from the ledger. All under the server's strict CSP, with
 // no JS exception and no console error on the page.
 func TestTVBoardLive(t *testing.T) {
-	chrome := tvChromiumPath(t)
+	chrome := browsertest.ChromiumPath(t)
 
 	// A fixed port, so that the restarted node is where the page expects it.
 	addr := tvFreeAddr(t)
@@ -49,37 +46,37 @@ func TestTVBoardLive(t *testing.T) {
 	ana, ben := reps[0], reps[1]
 
 	p := newTVPage(t, chrome, addr)
-	p.navigate(n.url("/"))
+	p.Navigate(n.url("/"))
 	p.waitState("live", 15*time.Second)
-	if got := p.text("#status-label"); got != "Live" {
+	if got := p.Text("#status-label"); got != "Live" {
 		t.Errorf("status label = %q, want %q", got, "Live")
 	}
 	// Wait for the board snapshot and the feed subscription: a deal posted
 	// before the server registered the feed would never be celebrated.
-	p.waitFor("the empty board", 10*time.Second, func() bool {
-		return strings.HasPrefix(p.text("#empty"), "No scores yet")
+	p.WaitFor("the empty board", 10*time.Second, func() bool {
+		return strings.HasPrefix(p.Text("#empty"), "No scores yet")
 	})
-	p.waitFor("the feed subscription", 10*time.Second, func() bool { return p.subscribedFeed(0) })
-	if got, want := p.text("#empty"), "No scores yet this month. The first one takes the top spot."; got != want {
+	p.WaitFor("the feed subscription", 10*time.Second, func() bool { return p.subscribedFeed(0) })
+	if got, want := p.Text("#empty"), "No scores yet this month. The first one takes the top spot."; got != want {
 		t.Errorf("empty board says %q, want %q", got, want)
 	}
-	if got := p.text("#title"); got != "Revenue — this month" {
+	if got := p.Text("#title"); got != "Revenue — this month" {
 		t.Errorf("heading = %q, want %q", got, "Revenue — this month")
 	}
 	months := map[string]bool{time.Now().UTC().Format("January 2006"): true}
 
 	// Rep A's deal reaches the wall and is celebrated.
 	n.post(t, "/api/v1/deals", wonDeal("TV-1", ana, "1234.50"), 201)
-	p.waitFor("Ana Lima's row", 5*time.Second, func() bool { return p.rowCount() == 1 })
+	p.WaitFor("Ana Lima's row", 5*time.Second, func() bool { return p.rowCount() == 1 })
 	p.expectRows([]tvRow{{ana, "1", "Ana Lima", "Enterprise", "$1,234.50"}})
-	p.waitFor("the celebration of Deal TV-1", 5*time.Second, func() bool {
-		return p.evalBool(`!document.getElementById('celebration').hidden`)
+	p.WaitFor("the celebration of Deal TV-1", 5*time.Second, func() bool {
+		return p.EvalBool(`!document.getElementById('celebration').hidden`)
 	})
-	if got, want := p.text("#banner-text"), "🎉 Ana Lima closed Deal TV-1 — $1,234.50"; got != want {
+	if got, want := p.Text("#banner-text"), "🎉 Ana Lima closed Deal TV-1 — $1,234.50"; got != want {
 		t.Errorf("banner = %q, want %q", got, want)
 	}
 	months[time.Now().UTC().Format("January 2006")] = true
-	if got := p.text("#period"); !months[got] {
+	if got := p.Text("#period"); !months[got] {
 		t.Errorf("period = %q, want this month (%v)", got, months)
 	}
 	p.settle()
@@ -87,18 +84,18 @@ func TestTVBoardLive(t *testing.T) {
 
 	// A bigger deal for rep B puts B on top.
 	n.post(t, "/api/v1/deals", wonDeal("TV-2", ben, "2000.00"), 201)
-	p.waitFor("Ben Okafor above Ana Lima", 5*time.Second, func() bool { return p.rowCount() == 2 && p.rows()[0].RepID == ben })
+	p.WaitFor("Ben Okafor above Ana Lima", 5*time.Second, func() bool { return p.rowCount() == 2 && p.rows()[0].RepID == ben })
 	want := []tvRow{
 		{ben, "1", "Ben Okafor", "Enterprise", "$2,000.00"},
 		{ana, "2", "Ana Lima", "Enterprise", "$1,234.50"},
 	}
 	p.expectRows(want)
 	// Rep B's deal is celebrated after rep A's, then the board comes back.
-	p.waitFor("the celebration of Deal TV-2", 15*time.Second, func() bool {
-		return p.text("#banner-text") == "🎉 Ben Okafor closed Deal TV-2 — $2,000.00"
+	p.WaitFor("the celebration of Deal TV-2", 15*time.Second, func() bool {
+		return p.Text("#banner-text") == "🎉 Ben Okafor closed Deal TV-2 — $2,000.00"
 	})
-	p.waitFor("the end of the celebrations", 15*time.Second, func() bool {
-		return p.evalBool(`document.getElementById('celebration').hidden`)
+	p.WaitFor("the end of the celebrations", 15*time.Second, func() bool {
+		return p.EvalBool(`document.getElementById('celebration').hidden`)
 	})
 
 	// Restart on the same data directory and port. The page sees the node go
@@ -110,13 +107,13 @@ func TestTVBoardLive(t *testing.T) {
 	p.waitState("reconnecting", 10*time.Second)
 	// The node closed the page's socket as going away (1001), not by
 	// dropping it.
-	p.waitFor("the page to log the close code", 5*time.Second, func() bool {
+	p.WaitFor("the page to log the close code", 5*time.Second, func() bool {
 		return p.logged("podium: connection closed (1001 ")
 	})
 	// Stay down until the page has tried, and failed, to reconnect at least
 	// once, as when a node takes a while to come back.
-	p.waitFor("a reconnect attempt while the node is down", 10*time.Second, func() bool { return p.socketCount() > sockets })
-	p.waitFor("the attempt to fail", 10*time.Second, func() bool { return p.socketClosed(sockets) })
+	p.WaitFor("a reconnect attempt while the node is down", 10*time.Second, func() bool { return p.socketCount() > sockets })
+	p.WaitFor("the attempt to fail", 10*time.Second, func() bool { return p.socketClosed(sockets) })
 	n2 := mustRunMain(t, env, "--addr", addr)
 	if n2.addr != addr {
 		t.Fatalf("restarted node listens on %s, want %s", n2.addr, addr)
@@ -128,23 +125,23 @@ func TestTVBoardLive(t *testing.T) {
 	if got, want := snap, map[int64]int64{ana: 123450, ben: 200000}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("snapshot from the restarted node = %v, want %v", got, want)
 	}
-	p.waitFor("the feed subscription on the new node", 10*time.Second, func() bool { return p.subscribedFeed(sockets) })
+	p.WaitFor("the feed subscription on the new node", 10*time.Second, func() bool { return p.subscribedFeed(sockets) })
 	p.expectRows(want)
-	if got := p.text("#status-label"); got != "Live" {
+	if got := p.Text("#status-label"); got != "Live" {
 		t.Errorf("status label after the restart = %q, want %q", got, "Live")
 	}
-	if p.evalBool(`document.getElementById('board').classList.contains('is-stale')`) {
+	if p.EvalBool(`document.getElementById('board').classList.contains('is-stale')`) {
 		t.Error("the board is still dimmed as stale after reconnecting")
 	}
-	if !p.evalBool(`document.getElementById('celebration').hidden`) {
-		t.Errorf("the page celebrates again after the restart: %q", p.text("#banner-text"))
+	if !p.EvalBool(`document.getElementById('celebration').hidden`) {
+		t.Errorf("the page celebrates again after the restart: %q", p.Text("#banner-text"))
 	}
 	p.settle()
 	p.screenshot("")
 
 	// The page is really live on the new node, not just showing old rows.
 	n2.post(t, "/api/v1/deals", wonDeal("TV-3", ana, "1000.00"), 201)
-	p.waitFor("Ana Lima back on top", 5*time.Second, func() bool {
+	p.WaitFor("Ana Lima back on top", 5*time.Second, func() bool {
 		rows := p.rows()
 		return len(rows) > 0 && rows[0].RepID == ana
 	})
@@ -152,24 +149,24 @@ func TestTVBoardLive(t *testing.T) {
 		{ana, "1", "Ana Lima", "Enterprise", "$2,234.50"},
 		{ben, "2", "Ben Okafor", "Enterprise", "$2,000.00"},
 	})
-	p.waitFor("the celebration of Deal TV-3", 5*time.Second, func() bool {
-		return p.text("#banner-text") == "🎉 Ana Lima closed Deal TV-3 — $1,000.00"
+	p.WaitFor("the celebration of Deal TV-3", 5*time.Second, func() bool {
+		return p.Text("#banner-text") == "🎉 Ana Lima closed Deal TV-3 — $1,000.00"
 	})
 
 	// Nothing went wrong on the page during the whole test. Then prove that
 	// the watch would have seen it: an inline script on this very page is
 	// blocked and reported, and an uncaught exception is reported.
-	if problems := p.problems(); len(problems) > 0 {
+	if problems := p.Problems(); len(problems) > 0 {
 		t.Errorf("the page reported %d problem(s):\n  %s", len(problems), strings.Join(problems, "\n  "))
 	}
-	p.eval(`(() => { const s = document.createElement('script'); s.textContent = 'document.title = "x"'; document.head.append(s); return ''; })()`)
-	p.waitFor("the CSP canary to be reported", 10*time.Second, func() bool { return p.reported(tvCSPMarker + " script-src-elem") })
-	if strings.HasPrefix(p.eval(`document.title`), "x") {
+	p.Eval(`(() => { const s = document.createElement('script'); s.textContent = 'document.title = "x"'; document.head.append(s); return ''; })()`)
+	p.WaitFor("the CSP canary to be reported", 10*time.Second, func() bool { return p.Reported(tvCSPMarker + " script-src-elem") })
+	if strings.HasPrefix(p.Eval(`document.title`), "x") {
 		t.Error("an inline script ran on the page: the CSP is not enforced")
 	}
-	p.eval(`(() => { setTimeout(() => { throw new Error('podium-e2e-exception-canary'); }, 0); return ''; })()`)
-	p.waitFor("the exception canary to be reported", 10*time.Second, func() bool { return p.reported("podium-e2e-exception-canary") })
-	for _, w := range p.warnings() {
+	p.Eval(`(() => { setTimeout(() => { throw new Error('podium-e2e-exception-canary'); }, 0); return ''; })()`)
+	p.WaitFor("the exception canary to be reported", 10*time.Second, func() bool { return p.Reported("podium-e2e-exception-canary") })
+	for _, w := range p.Warnings() {
 		t.Logf("page warning: %s", w)
 	}
 }
@@ -209,41 +206,14 @@ func tvFreeAddr(t *testing.T) string {
 
 // ---- browser ------------------------------------------------------------------------
 
-// tvChromiumPath finds a Chromium to drive, by the rules of static/tv_test.go:
-// without one the test skips, except in CI, where a missing browser must not
-// turn the suite silently green.
-func tvChromiumPath(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("PODIUM_CHROMIUM"); p != "" {
-		path, err := exec.LookPath(p)
-		if err != nil {
-			t.Fatalf("PODIUM_CHROMIUM: %v", err)
-		}
-		return path
-	}
-	for _, c := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome-stable", "google-chrome"} {
-		if p, err := exec.LookPath(c); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("no Chromium found (set PODIUM_CHROMIUM); CI must run the browser test")
-	}
-	t.Skip("no Chromium found; set PODIUM_CHROMIUM to run the TV board test")
-	return ""
-}
-
-// tvPage is one tab of a fresh headless Chromium, with a record of what the
-// page reported (exceptions, console errors, CSP violations) and of the
+// tvPage is the tab of a fresh headless Chromium that shows the TV board,
+// with, besides what browsertest.Tab records, the page's log lines and the
 // WebSocket frames it received.
 type tvPage struct {
-	t     *testing.T
-	ctx   context.Context
+	*browsertest.Tab
 	wsURL string
 
 	mu          sync.Mutex
-	probs       []string
-	warns       []string
 	infos       []string
 	connErrsOK  bool                           // the node is down on purpose
 	sockets     []network.RequestID            // the page's sockets to wsURL, in order
@@ -254,54 +224,35 @@ type tvPage struct {
 
 func newTVPage(t *testing.T, execPath, addr string) *tvPage {
 	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(execPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("lang", "en-US"),
-		chromedp.WindowSize(1920, 1080),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelCtx)
-	// Start the browser and its first tab on a context without a deadline:
-	// the first Run binds the browser's life to its context.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
 	p := &tvPage{
-		t: t, ctx: ctx, wsURL: "ws://" + addr + "/ws",
+		wsURL:       "ws://" + addr + "/ws",
 		frames:      map[network.RequestID][][]byte{},
 		socketByReq: map[network.RequestID]bool{},
 		closed:      map[network.RequestID]bool{},
 	}
-	if err := chromedp.Listen(ctx, p.onEvent); err != nil {
-		t.Fatalf("listen to the tab: %v", err)
-	}
-	// Report every CSP violation as a console error. A script added through
-	// the DevTools protocol is not subject to the page's CSP.
-	script := `document.addEventListener('securitypolicyviolation', (e) => console.error('` + tvCSPMarker +
-		` ' + e.violatedDirective + ' ' + (e.blockedURI || 'inline') + ' ' + e.sourceFile + ':' + e.lineNumber), true);`
-	p.run(chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument,
-			page.AddScriptToEvaluateOnNewDocumentParams{Source: script}); err != nil {
-			return err
-		}
-		_, err := chromedp.Call(ctx, emulation.SetLocaleOverride, emulation.SetLocaleOverrideParams{Locale: "en_US"})
-		return err
-	}))
-	p.run(chromedp.EmulateViewport(1920, 1080))
+	p.Tab = browsertest.Open(t, execPath, browsertest.Options{
+		CSPMarker: tvCSPMarker,
+		Locale:    "en_US",
+		Expected:  p.expectedLogError,
+		OnEvent:   p.onEvent,
+		Describe:  p.describe,
+	})
 	return p
+}
+
+// expectedLogError reports whether a log error is one of the page's failed
+// reconnects while the node is down on purpose.
+func (p *tvPage) expectedLogError(en *cdplog.Entry) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.connErrsOK && en.Source == cdplog.EntrySourceNetwork &&
+		strings.HasPrefix(en.Text, "WebSocket connection to '"+p.wsURL+"' failed")
+}
+
+// describe shows the state of the page when a wait times out.
+func (p *tvPage) describe() string {
+	return fmt.Sprintf("status %q, rows %v, banner %q\npage problems: %v",
+		p.Eval(`document.getElementById('status').dataset.state`), p.rows(), p.Text("#banner-text"), p.Problems())
 }
 
 // onEvent runs on the tab's reader goroutine: it only records.
@@ -309,34 +260,10 @@ func (p *tvPage) onEvent(ev any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch e := ev.(type) {
-	case *runtime.EventExceptionThrown:
-		d := e.ExceptionDetails
-		text := d.Text
-		if d.Exception != nil && d.Exception.Description != "" {
-			text += " " + d.Exception.Description
-		}
-		p.probs = append(p.probs, fmt.Sprintf("exception: %s (%s:%d)", text, d.URL, d.LineNumber+1))
 	case *runtime.EventConsoleAPICalled:
 		switch e.Type {
-		case runtime.ConsoleAPICalledTypeError, runtime.ConsoleAPICalledTypeAssert:
-			p.probs = append(p.probs, "console.error: "+tvConsoleText(e.Args))
-		case runtime.ConsoleAPICalledTypeWarning:
-			p.warns = append(p.warns, "console.warn: "+tvConsoleText(e.Args))
 		case runtime.ConsoleAPICalledTypeInfo, runtime.ConsoleAPICalledTypeLog:
-			p.infos = append(p.infos, tvConsoleText(e.Args))
-		}
-	case *cdplog.EventEntryAdded:
-		en := e.Entry
-		line := fmt.Sprintf("%s %s: %s (%s)", en.Source, en.Level, en.Text, en.URL)
-		switch {
-		case en.Level == cdplog.EntryLevelError && p.connErrsOK && en.Source == cdplog.EntrySourceNetwork &&
-			strings.HasPrefix(en.Text, "WebSocket connection to '"+p.wsURL+"' failed"):
-			// The node is down on purpose: the page's retries fail.
-			p.warns = append(p.warns, "expected while the node restarts: "+line)
-		case en.Level == cdplog.EntryLevelError || strings.Contains(en.Text, "Content Security Policy"):
-			p.probs = append(p.probs, "log: "+line)
-		case en.Level == cdplog.EntryLevelWarning:
-			p.warns = append(p.warns, "log: "+line)
+			p.infos = append(p.infos, browsertest.ConsoleText(e.Args))
 		}
 	case *network.EventWebSocketCreated:
 		if e.URL == p.wsURL {
@@ -352,44 +279,10 @@ func (p *tvPage) onEvent(ev any) {
 	}
 }
 
-func tvConsoleText(args []*runtime.RemoteObject) string {
-	var parts []string
-	for _, a := range args {
-		var s string
-		switch {
-		case len(a.Value) > 0 && json.Unmarshal(a.Value, &s) == nil:
-			parts = append(parts, s)
-		case len(a.Value) > 0:
-			parts = append(parts, string(a.Value))
-		case a.Description != "":
-			parts = append(parts, a.Description)
-		default:
-			parts = append(parts, string(a.Type))
-		}
-	}
-	return strings.Join(parts, " ")
-}
-
 func (p *tvPage) expectConnectionErrors(ok bool) {
 	p.mu.Lock()
 	p.connErrsOK = ok
 	p.mu.Unlock()
-}
-
-func (p *tvPage) problems() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.probs...)
-}
-
-// reported reports whether a problem containing s was recorded.
-func (p *tvPage) reported(s string) bool {
-	for _, m := range p.problems() {
-		if strings.Contains(m, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // logged reports whether the page wrote an info or log line starting with s.
@@ -402,12 +295,6 @@ func (p *tvPage) logged(s string) bool {
 		}
 	}
 	return false
-}
-
-func (p *tvPage) warnings() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.warns...)
 }
 
 func (p *tvPage) socketCount() int {
@@ -437,12 +324,12 @@ func (p *tvPage) messages(from int) []map[string]any {
 		var batch []map[string]any
 		if len(b) > 0 && b[0] == '[' {
 			if err := json.Unmarshal(b, &batch); err != nil {
-				p.t.Fatalf("the server sent a frame that is not JSON: %s", b)
+				p.T.Fatalf("the server sent a frame that is not JSON: %s", b)
 			}
 		} else {
 			var m map[string]any
 			if err := json.Unmarshal(b, &m); err != nil {
-				p.t.Fatalf("the server sent a frame that is not JSON: %s", b)
+				p.T.Fatalf("the server sent a frame that is not JSON: %s", b)
 			}
 			batch = append(batch, m)
 		}
@@ -466,9 +353,9 @@ func (p *tvPage) subscribedFeed(from int) bool {
 // waitBoardSnapshot waits for a snapshot of the page's board on a socket from
 // the from-th on and returns its scores by rep.
 func (p *tvPage) waitBoardSnapshot(from int, d time.Duration) map[int64]int64 {
-	p.t.Helper()
+	p.T.Helper()
 	var scores map[int64]int64
-	p.waitFor("a board snapshot", d, func() bool {
+	p.WaitFor("a board snapshot", d, func() bool {
 		for _, m := range p.messages(from) {
 			if m["type"] != "snapshot" || m["channel"] != "board:revenue:month:company" {
 				continue
@@ -488,66 +375,10 @@ func (p *tvPage) waitBoardSnapshot(from int, d time.Duration) map[int64]int64 {
 	return scores
 }
 
-func (p *tvPage) run(a chromedp.Action[chromedp.Void]) {
-	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, 20*time.Second)
-	defer cancel()
-	if _, err := chromedp.Run(ctx, a); err != nil {
-		p.t.Fatal(err)
-	}
-}
-
-func (p *tvPage) navigate(url string) {
-	p.t.Helper()
-	p.run(chromedp.Navigate(url))
-}
-
-// eval runs a simple expression in the page through the DevTools protocol
-// (not eval in the page, which the CSP forbids; for the same reason
-// chromedp.Poll cannot be used) and returns its value as a string;
-// undefined and null become "".
-func (p *tvPage) eval(expr string) string {
-	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[*string](expr))
-	if err != nil {
-		p.t.Fatalf("evaluate %s: %v", expr, err)
-	}
-	if v == nil {
-		return ""
-	}
-	return *v
-}
-
-func (p *tvPage) evalBool(expr string) bool {
-	p.t.Helper()
-	return p.eval(`String(Boolean(`+expr+`))`) == "true"
-}
-
-func (p *tvPage) text(selector string) string {
-	p.t.Helper()
-	sel, _ := json.Marshal(selector)
-	return p.eval(`document.querySelector(` + string(sel) + `)?.textContent ?? ''`)
-}
-
-// waitFor polls cond from Go until it holds or d passes.
-func (p *tvPage) waitFor(what string, d time.Duration, cond func() bool) {
-	p.t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			p.t.Fatalf("timed out after %s waiting for %s\nstatus %q, rows %v, banner %q\npage problems: %v",
-				d, what, p.eval(`document.getElementById('status').dataset.state`), p.rows(), p.text("#banner-text"), p.problems())
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
 func (p *tvPage) waitState(state string, d time.Duration) {
-	p.t.Helper()
-	p.waitFor("connection state "+state, d, func() bool {
-		return p.eval(`document.getElementById('status').dataset.state`) == state
+	p.T.Helper()
+	p.WaitFor("connection state "+state, d, func() bool {
+		return p.Eval(`document.getElementById('status').dataset.state`) == state
 	})
 }
 
@@ -561,14 +392,14 @@ type tvRow struct {
 }
 
 func (p *tvPage) rowCount() int {
-	p.t.Helper()
-	n, _ := strconv.Atoi(p.eval(`String(document.querySelectorAll('#rows .row').length)`))
+	p.T.Helper()
+	n, _ := strconv.Atoi(p.Eval(`String(document.querySelectorAll('#rows .row').length)`))
 	return n
 }
 
 func (p *tvPage) rows() []tvRow {
-	p.t.Helper()
-	raw := p.eval(`JSON.stringify(Array.from(document.querySelectorAll('#rows .row'), (li) => ({
+	p.T.Helper()
+	raw := p.Eval(`JSON.stringify(Array.from(document.querySelectorAll('#rows .row'), (li) => ({
 		rep_id: Number(li.dataset.repId),
 		rank: li.querySelector('.rank').textContent,
 		name: li.querySelector('.name').textContent,
@@ -577,15 +408,15 @@ func (p *tvPage) rows() []tvRow {
 	})))`)
 	var out []tvRow
 	if err := json.Unmarshal([]byte(raw), &out); err != nil {
-		p.t.Fatalf("decode rows %s: %v", raw, err)
+		p.T.Fatalf("decode rows %s: %v", raw, err)
 	}
 	return out
 }
 
 func (p *tvPage) expectRows(want []tvRow) {
-	p.t.Helper()
+	p.T.Helper()
 	if got := p.rows(); !reflect.DeepEqual(got, want) {
-		p.t.Fatalf("board rows = %+v\nwant %+v", got, want)
+		p.T.Fatalf("board rows = %+v\nwant %+v", got, want)
 	}
 }
 
@@ -593,9 +424,9 @@ func (p *tvPage) expectRows(want []tvRow) {
 // entrance; not the falling confetti, which outlives a short look) to end, so
 // that a screenshot shows the page at rest.
 func (p *tvPage) settle() {
-	p.t.Helper()
-	p.waitFor("the animations to settle", 10*time.Second, func() bool {
-		return p.evalBool(`document.getAnimations().every((a) => a.playState !== 'running' ||
+	p.T.Helper()
+	p.WaitFor("the animations to settle", 10*time.Second, func() bool {
+		return p.EvalBool(`document.getAnimations().every((a) => a.playState !== 'running' ||
 			a.effect.getComputedTiming().iterations === Infinity ||
 			a.effect.target?.classList.contains('confetti-piece'))`)
 	})
@@ -604,23 +435,18 @@ func (p *tvPage) settle() {
 // screenshot saves the viewport to PODIUM_SCREENSHOT, or to the test's temp
 // directory; a non-empty name goes into the file name, beside that path.
 func (p *tvPage) screenshot(name string) {
-	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, 20*time.Second)
-	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		p.t.Fatalf("screenshot: %v", err)
-	}
+	p.T.Helper()
+	png := p.Screenshot()
 	path := os.Getenv("PODIUM_SCREENSHOT")
 	if path == "" {
-		path = filepath.Join(p.t.TempDir(), "tv-live.png")
+		path = filepath.Join(p.T.TempDir(), "tv-live.png")
 	}
 	if name != "" {
 		ext := filepath.Ext(path)
 		path = strings.TrimSuffix(path, ext) + "-" + name + ext
 	}
 	if err := os.WriteFile(path, png, 0o644); err != nil {
-		p.t.Fatal(err)
+		p.T.Fatal(err)
 	}
-	p.t.Logf("screenshot: %s", path)
+	p.T.Logf("screenshot: %s", path)
 }
