@@ -16,6 +16,15 @@ var minorDigits = map[string]int32{
 	"KWD": 3, "BHD": 3,
 }
 
+func init() {
+	// Amounts print with the digits they carry ("12000.00", "-200.50"):
+	// statements and API answers show money the way the currency writes it.
+	// Amounts are brought to the currency's digits when parsed (ParseAmount),
+	// so every amount of one currency has one string form. This is the one
+	// process-wide setting shopspring/decimal offers for it.
+	decimal.TrimTrailingZeros = false
+}
+
 // MaxAmount bounds a single amount so that a board score in minor units stays
 // exact in a float64 (below 2^53) even summed over many deals.
 var MaxAmount = decimal.New(1, 12) // 1,000,000,000,000 major units
@@ -57,6 +66,9 @@ func ParseAmount(s, currency, field string) (decimal.Decimal, int64, error) {
 	if !d.Equal(d.Truncate(digits)) {
 		return decimal.Decimal{}, 0, Errorf(EInvalid, field, "amount %s has more than %d decimal places, which %s does not allow", s, digits, currency)
 	}
+	// Round to the currency's digits (exact: no more digits were accepted)
+	// gives "12000", "12000.0" and "12000.00" one form.
+	d = d.Round(digits)
 	return d, d.Shift(digits).IntPart(), nil
 }
 

@@ -170,8 +170,8 @@ func TestDealThroughTheAPI(t *testing.T) {
 	h.call("GET", "/api/v1/boards/revenue/month/company?instance=2026-10", "", "", 200)
 	h.wantError("GET", "/api/v1/boards/revenue/month/company?instance=2026-13", "", "", 422, game.EInvalid, "instance")
 	deal := h.call("GET", "/api/v1/deals/api/OPP-1", testToken, "", 200)
-	if deal["amount"] != "12000" && deal["amount"] != "12000.00" {
-		t.Fatalf("deal amount = %v (a string)", deal["amount"])
+	if deal["amount"] != "12000.00" {
+		t.Fatalf("deal amount = %v, want the string \"12000.00\"", deal["amount"])
 	}
 	led := h.call("GET", "/api/v1/reps/"+jsonNum(h.rep)+"/ledger", testToken, "", 200)
 	if n := len(led["ledger"].([]any)); n != 3 {

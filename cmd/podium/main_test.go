@@ -201,9 +201,14 @@ func seedTeamAndReps(t *testing.T, n *runningNode) []int64 {
 	return ids
 }
 
+// testCloseTime is the close time of every test deal: fixed, so that a
+// re-sent deal is the same content even a second later, and recent, so that
+// it lands on this month's boards and the TV still celebrates it.
+var testCloseTime = time.Now().UTC().Format(time.RFC3339)
+
 func wonDeal(id string, rep int64, amount string) string {
 	return fmt.Sprintf(`{"external_id":%q,"version":1,"rep_id":%d,"amount":%q,"stage":"won","close_time":%q,"name":"Deal %s"}`,
-		id, rep, amount, time.Now().UTC().Format(time.RFC3339), id)
+		id, rep, amount, testCloseTime, id)
 }
 
 func isBoardUpdateWith(rep int64, score float64) func(map[string]any) bool {

@@ -672,7 +672,7 @@ func testGroup(t *testing.T, s engine.Store) {
 		// Newest first, in the order they were appended.
 		last := keys[n-2+r]
 		if rows[0].EventKey != last || rows[0].Metric != game.MetricPoints || rows[2].Metric != game.MetricRevenue ||
-			rows[2].Amount == nil || rows[2].Amount.String() != fmt.Sprintf("%d.1", n-2+r) || rows[2].Amount.Exponent() != -2 {
+			rows[2].Amount == nil || rows[2].Amount.StringFixed(2) != fmt.Sprintf("%d.10", n-2+r) || rows[2].Amount.Exponent() != -2 {
 			t.Fatalf("rep %d newest ledger rows %+v, want the three of %s, revenue last with amount %d.10", r, rows[:3], last, n-2+r)
 		}
 	}
