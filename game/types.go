@@ -49,7 +49,7 @@ type Deal struct {
 	Amount     decimal.Decimal `json:"amount"`
 	Currency   string          `json:"currency"`
 	Stage      Stage           `json:"stage"`
-	CloseTime  time.Time       `json:"close_time"`
+	CloseTime  time.Time       `json:"close_time,omitzero"` // absent until the deal has one
 	Product    string          `json:"product,omitempty"`
 }
 
