@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
-	"sync"
 	"time"
 
 	"podium/game"
@@ -20,7 +19,7 @@ type effect struct {
 	// (a deal touches 36 boards) are derived from them, so the outbox row,
 	// written for every event, stays small.
 	Moves []move        `json:"moves,omitempty"`
-	Pubs  []publication `json:"pubs,omitempty"`
+	Pubs  []Publication `json:"pubs,omitempty"`
 
 	Deltas []game.BoardDelta `json:"-"`
 
@@ -51,11 +50,6 @@ func (eff *effect) deltas() ([]game.BoardDelta, error) {
 		entries[i] = game.LedgerEntry{RepID: m.Rep, TeamID: m.Team, Metric: m.Metric, Day: m.Day, Delta: m.Delta}
 	}
 	return game.BoardDeltas(entries)
-}
-
-type publication struct {
-	Channel string          `json:"channel"`
-	Data    json.RawMessage `json:"data"`
 }
 
 // FeedChannel is the public channel of won deals.
@@ -112,7 +106,7 @@ func (e *Engine) dealPubs(eff *effect, d game.Deal, before, after []game.Credit,
 			ev.Reps = append(ev.Reps, fr)
 		}
 		data, _ := json.Marshal(ev)
-		eff.Pubs = append(eff.Pubs, publication{Channel: FeedChannel, Data: data})
+		eff.Pubs = append(eff.Pubs, Publication{Channel: FeedChannel, Data: data})
 	}
 	type sums struct{ revenue, points int64 }
 	per := map[int64]*sums{}
@@ -134,7 +128,7 @@ func (e *Engine) dealPubs(eff *effect, d game.Deal, before, after []game.Credit,
 	for _, rep := range order {
 		s := per[rep]
 		data, _ := json.Marshal(RepEvent{Kind: "credited", Deal: d.Source + "/" + d.ExternalID, DealName: name, Reason: led[0].Reason, Revenue: game.FormatMinor(s.revenue, d.Currency), Currency: d.Currency, Points: s.points})
-		eff.Pubs = append(eff.Pubs, publication{Channel: RepChannel(rep), Data: data})
+		eff.Pubs = append(eff.Pubs, Publication{Channel: RepChannel(rep), Data: data})
 	}
 }
 
@@ -144,68 +138,50 @@ func mustDigits(currency string) int32 {
 }
 
 // applyEffects carries committed effects to the boards and the bus, then
-// marks their outbox rows applied. The events of a group are applied
-// concurrently, and one notice lists every board the group touched, so a
-// group costs the bus one board message however many events it holds. A
-// failure leaves the row pending for the relay; Boards.Apply is idempotent per
-// effect key, so a retry cannot double count.
+// marks their outbox rows applied: one round trip for all the group's board
+// increments, then one for all its messages, ending with a notice that lists
+// every board the group touched (so screens re-read them after they changed).
+// If the boards cannot be updated the rows stay pending for the relay;
+// Boards.Apply is idempotent per effect key, so a retry cannot double count.
+// Messages are at most once, like the bus itself: a failed publish is logged
+// and the effects are still marked applied.
 func (e *Engine) applyEffects(ctx context.Context, effects []*effect) {
 	if len(effects) == 0 {
 		return
 	}
-	applied := make([]string, 0, len(effects))
-	var mu sync.Mutex
-	var wg sync.WaitGroup
+	events := make([]EventDeltas, 0, len(effects))
+	var pubs []Publication
 	touched := map[string]bool{}
 	var boards []string
-	for _, eff := range effects {
+	keys := make([]string, len(effects))
+	for i, eff := range effects {
+		keys[i] = eff.Key
+		if len(eff.Deltas) > 0 {
+			events = append(events, EventDeltas{ID: eff.Key, Deltas: eff.Deltas})
+		}
 		for _, d := range eff.Deltas {
 			if !touched[d.Board] {
 				touched[d.Board] = true
 				boards = append(boards, d.Board)
 			}
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := e.applyOne(ctx, eff); err != nil {
-				e.log.Warn("apply effect; the relay will retry", "event", eff.Key, "err", err)
-				return
-			}
-			mu.Lock()
-			applied = append(applied, eff.Key)
-			mu.Unlock()
-		}()
+		pubs = append(pubs, eff.Pubs...)
 	}
-	wg.Wait()
-	if len(boards) > 0 {
-		data, _ := json.Marshal(boards)
-		if _, err := e.bus.Publish(ctx, chanBoards, data); err != nil {
-			// Boards are right; screens catch up on the next notice.
-			e.log.Warn("publish board notice", "err", err)
-		}
-	}
-	if len(applied) == 0 {
+	if err := e.boards.ApplyBatch(ctx, events); err != nil {
+		e.log.Warn("apply effects; the relay will retry", "events", len(events), "err", err)
 		return
 	}
-	if err := e.store.MarkApplied(ctx, applied); err != nil {
+	if len(boards) > 0 {
+		data, _ := json.Marshal(boards)
+		pubs = append(pubs, Publication{Channel: chanBoards, Data: data})
+	}
+	if err := e.bus.PublishBatch(ctx, pubs); err != nil {
+		e.log.Warn("publish effects", "messages", len(pubs), "err", err)
+	}
+	e.cfg.Metrics.EffectsApplied.Add(float64(len(effects)))
+	if err := e.store.MarkApplied(ctx, keys); err != nil {
 		e.log.Warn("mark outbox applied; the relay will retry", "err", err)
 	}
-}
-
-func (e *Engine) applyOne(ctx context.Context, eff *effect) error {
-	if len(eff.Deltas) > 0 {
-		if err := e.boards.Apply(ctx, eff.Key, eff.Deltas); err != nil {
-			return err
-		}
-	}
-	for _, p := range eff.Pubs {
-		if _, err := e.bus.Publish(ctx, p.Channel, p.Data); err != nil {
-			return err
-		}
-	}
-	e.cfg.Metrics.EffectsApplied.Add(1)
-	return nil
 }
 
 // relayLoop re-applies effects that were committed but not applied (the node

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"podium/game"
@@ -16,6 +17,10 @@ type Boards interface {
 	// for at least DedupWindow: applying the same eventID again (the outbox
 	// relay after a crash between apply and acknowledgement) changes nothing.
 	Apply(ctx context.Context, eventID string, deltas []game.BoardDelta) error
+	// ApplyBatch is Apply for several events in one round trip. On error,
+	// any of them may or may not have been applied; Apply's idempotency makes
+	// retrying them all safe.
+	ApplyBatch(ctx context.Context, events []EventDeltas) error
 	// Top returns the first n standings of a board in game.RankLess order with
 	// competition ranks; an unknown board is empty, not an error.
 	Top(ctx context.Context, board string, n int) ([]game.Standing, error)
@@ -40,6 +45,12 @@ type Boards interface {
 	Ping(ctx context.Context) error
 }
 
+// EventDeltas are the board increments of one event.
+type EventDeltas struct {
+	ID     string
+	Deltas []game.BoardDelta
+}
+
 // DedupWindow is how long a board store remembers applied event ids. The outbox
 // relay re-applies an event well within it (see Config.RelayGrace).
 const DedupWindow = 10 * time.Minute
@@ -54,6 +65,12 @@ type Message struct {
 	Data    []byte `json:"data"`
 }
 
+// Publication is a message to publish on a channel.
+type Publication struct {
+	Channel string          `json:"channel"`
+	Data    json.RawMessage `json:"data"`
+}
+
 // Bus carries messages between nodes. Every node's hub subscribes to every
 // channel and fans messages out to its own connections. engine/memory and
 // engine/redis implement it and pass the contract suite in engine/enginetest.
@@ -62,6 +79,8 @@ type Bus interface {
 	// channel's bounded history and delivers it to every subscriber on every
 	// node, in one round trip.
 	Publish(ctx context.Context, channel string, data []byte) (Message, error)
+	// PublishBatch publishes several messages, in order, in one round trip.
+	PublishBatch(ctx context.Context, pubs []Publication) error
 	// History returns the messages on channel with offsets above since, oldest
 	// first, and the channel's epoch. complete is false when the history no
 	// longer reaches back to since+1 (the caller then sends a fresh snapshot).

@@ -42,6 +42,7 @@ func TestBoards(t *testing.T, newBoards func(t *testing.T) engine.Boards) {
 	t.Run("NegativeDeltas", func(t *testing.T) { testNegativeDeltas(t, newBoards(t)) })
 	t.Run("ZeroStaysOnBoard", func(t *testing.T) { testZeroStaysOnBoard(t, newBoards(t)) })
 	t.Run("IdempotentApply", func(t *testing.T) { testIdempotentApply(t, newBoards(t)) })
+	t.Run("ApplyBatch", func(t *testing.T) { testApplyBatch(t, newBoards(t)) })
 	t.Run("Standing", func(t *testing.T) { testStanding(t, newBoards(t)) })
 	t.Run("Around", func(t *testing.T) { testAround(t, newBoards(t)) })
 	t.Run("Replace", func(t *testing.T) { testReplace(t, newBoards(t)) })
@@ -228,6 +229,31 @@ func testIdempotentApply(t *testing.T, b engine.Boards) {
 	}
 	if err := b.Apply(t.Context(), "nothing", nil); err != nil {
 		t.Errorf("Apply with no deltas: %v", err)
+	}
+}
+
+func testApplyBatch(t *testing.T, b engine.Boards) {
+	batch := []engine.EventDeltas{
+		{ID: "e1", Deltas: []game.BoardDelta{d(boardA, 1, 10), d(boardB, 1, 1)}},
+		{ID: "e2", Deltas: []game.BoardDelta{d(boardA, 2, 7)}},
+		{ID: "e3"}, // no deltas
+		{ID: "e1", Deltas: []game.BoardDelta{d(boardA, 1, 10), d(boardB, 1, 1)}}, // repeated in the batch
+	}
+	if err := b.ApplyBatch(t.Context(), batch); err != nil {
+		t.Fatal(err)
+	}
+	// The whole batch again, as the relay does after a failure: nothing changes.
+	if err := b.ApplyBatch(t.Context(), batch); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, b, "e2", d(boardA, 2, 7)) // and one of its events alone
+	equalStandings(t, "board A after a batch", top(t, b, boardA, 10), []game.Standing{st(1, 10, 1), st(2, 7, 2)})
+	equalStandings(t, "board B after a batch", top(t, b, boardB, 10), []game.Standing{st(1, 1, 1)})
+	if err := b.ApplyBatch(t.Context(), nil); err != nil {
+		t.Errorf("empty batch: %v", err)
+	}
+	if err := b.ApplyBatch(t.Context(), []engine.EventDeltas{{ID: "", Deltas: []game.BoardDelta{d(boardA, 1, 1)}}}); err == nil {
+		t.Error("a batch with an empty event id: got nil error")
 	}
 }
 

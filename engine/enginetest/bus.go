@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -34,6 +35,7 @@ const deliveryTimeout = 5 * time.Second
 // channel never published on is empty with epoch "" and complete true.
 func TestBus(t *testing.T, newBus func(t *testing.T) (engine.Bus, engine.Bus)) {
 	t.Run("Offsets", func(t *testing.T) { testOffsets(t, newBus) })
+	t.Run("PublishBatch", func(t *testing.T) { testPublishBatch(t, newBus) })
 	t.Run("History", func(t *testing.T) { testHistory(t, newBus) })
 	t.Run("HistoryTrimmed", func(t *testing.T) { testHistoryTrimmed(t, newBus) })
 	t.Run("DeliveredToEveryNode", func(t *testing.T) { testDelivery(t, newBus) })
@@ -161,6 +163,37 @@ func testOffsets(t *testing.T, newBus func(t *testing.T) (engine.Bus, engine.Bus
 	}
 	if m := publish(t, a, "board:x", "m7"); m.Offset != 7 {
 		t.Errorf("Publish after another channel = %+v, want offset 7", m)
+	}
+}
+
+func testPublishBatch(t *testing.T, newBus func(t *testing.T) (engine.Bus, engine.Bus)) {
+	a, b := newBus(t)
+	publish(t, a, "feed", "m1")
+	pubs := []engine.Publication{
+		{Channel: "feed", Data: []byte(`"m2"`)},
+		{Channel: "rep:1", Data: []byte(`"r1"`)},
+		{Channel: "feed", Data: []byte(`"m3"`)},
+	}
+	if err := b.PublishBatch(t.Context(), pubs); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.PublishBatch(t.Context(), nil); err != nil {
+		t.Errorf("empty batch: %v", err)
+	}
+	msgs, _, complete, err := a.History(t.Context(), "feed", 0)
+	if err != nil || !complete {
+		t.Fatalf("History(feed) = %v, complete %v", err, complete)
+	}
+	var got []string
+	for _, m := range msgs {
+		got = append(got, strconv.FormatUint(m.Offset, 10)+"="+string(m.Data))
+	}
+	if want := []string{"1=m1", `2="m2"`, `3="m3"`}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("feed after a batch = %v, want %v", got, want)
+	}
+	rep, _, _, err := a.History(t.Context(), "rep:1", 0)
+	if err != nil || len(rep) != 1 || rep[0].Offset != 1 || string(rep[0].Data) != `"r1"` {
+		t.Errorf("rep:1 after a batch = %+v (%v)", rep, err)
 	}
 }
 

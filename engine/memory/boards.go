@@ -85,6 +85,16 @@ func (b *Boards) Apply(ctx context.Context, eventID string, deltas []game.BoardD
 	return nil
 }
 
+// ApplyBatch applies each event in turn.
+func (b *Boards) ApplyBatch(ctx context.Context, events []engine.EventDeltas) error {
+	for _, ev := range events {
+		if err := b.Apply(ctx, ev.ID, ev.Deltas); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Incr adds delta to one rep's score on one board and returns the new score,
 // without the dedup bookkeeping of Apply. It is the raw board update that
 // Apply performs per delta; the engine goes through Apply, and the benchmarks

@@ -127,6 +127,16 @@ func (b *Bus) Publish(ctx context.Context, channelName string, data []byte) (eng
 	return msg, nil
 }
 
+// PublishBatch publishes each message in turn.
+func (b *Bus) PublishBatch(ctx context.Context, pubs []engine.Publication) error {
+	for _, p := range pubs {
+		if _, err := b.Publish(ctx, p.Channel, p.Data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // History returns the messages on channel with offsets above since, oldest
 // first, and the channel's epoch ("" for a channel never published on).
 // complete is false when the history no longer reaches back to since+1, or

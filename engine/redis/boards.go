@@ -159,20 +159,45 @@ func (b *Boards) key(board string) string { return b.prefix + "{" + board + "}" 
 // event within the window changes nothing. A delta of zero puts an absent rep
 // on the board with score 0 (ZINCRBY semantics).
 func (b *Boards) Apply(ctx context.Context, eventID string, deltas []game.BoardDelta) error {
-	if eventID == "" {
-		return errors.New("redis apply: empty event id")
+	return b.ApplyBatch(ctx, []engine.EventDeltas{{ID: eventID, Deltas: deltas}})
+}
+
+// ApplyBatch applies several events in one pipeline: one script call per
+// event on a single Redis, one per event and board on a cluster.
+func (b *Boards) ApplyBatch(ctx context.Context, events []engine.EventDeltas) error {
+	var calls []scriptCall
+	for _, ev := range events {
+		if ev.ID == "" {
+			return errors.New("redis apply: empty event id")
+		}
+		if len(ev.Deltas) == 0 {
+			continue
+		}
+		if b.cluster {
+			calls = append(calls, b.boardCalls(ev.ID, ev.Deltas)...)
+		} else {
+			calls = append(calls, b.eventCall(ev.ID, ev.Deltas))
+		}
 	}
-	if len(deltas) == 0 {
+	if len(calls) == 0 {
 		return nil
 	}
-	if !b.cluster {
-		return b.applyEvent(ctx, eventID, deltas)
+	script := b.applyOne
+	if b.cluster {
+		script = b.apply
 	}
+	if _, err := runScripts(ctx, b.c, script, calls); err != nil {
+		return fmt.Errorf("redis apply: %w", err)
+	}
+	return nil
+}
+
+// boardCalls are the cluster layout's script calls for one event: one per
+// board, each with the board's dedup set.
+func (b *Boards) boardCalls(eventID string, deltas []game.BoardDelta) []scriptCall {
 	now := b.now().UnixMilli()
 	window := engine.DedupWindow.Milliseconds()
 	nowArg, cutoffArg, ttlArg := strconv.FormatInt(now, 10), strconv.FormatInt(now-window, 10), strconv.FormatInt(window, 10)
-
-	// Group the deltas per board, keeping the order boards first appear in.
 	calls := make([]scriptCall, 0, len(deltas))
 	index := make(map[string]int, len(deltas))
 	for _, d := range deltas {
@@ -188,14 +213,11 @@ func (b *Boards) Apply(ctx context.Context, eventID string, deltas []game.BoardD
 		}
 		calls[i].args = append(calls[i].args, strconv.FormatInt(d.RepID, 10), strconv.FormatInt(d.Delta, 10))
 	}
-	if _, err := runScripts(ctx, b.c, b.apply, calls); err != nil {
-		return fmt.Errorf("redis apply: %w", err)
-	}
-	return nil
+	return calls
 }
 
-// applyEvent is Apply on a single Redis: one script call for all boards.
-func (b *Boards) applyEvent(ctx context.Context, eventID string, deltas []game.BoardDelta) error {
+// eventCall is the single-Redis layout's one script call for an event.
+func (b *Boards) eventCall(eventID string, deltas []game.BoardDelta) scriptCall {
 	type board struct {
 		key   string
 		pairs []any
@@ -221,10 +243,7 @@ func (b *Boards) applyEvent(ctx context.Context, eventID string, deltas []game.B
 		args = append(args, strconv.Itoa(len(bd.pairs)/2))
 		args = append(args, bd.pairs...)
 	}
-	if _, err := runScripts(ctx, b.c, b.applyOne, []scriptCall{{keys: keys, args: args}}); err != nil {
-		return fmt.Errorf("redis apply: %w", err)
-	}
-	return nil
+	return scriptCall{keys: keys, args: args}
 }
 
 // scriptCall is one invocation of a Lua script in a pipeline.

@@ -148,6 +148,23 @@ func (b *Bus) Publish(ctx context.Context, channel string, data []byte) (engine.
 	return engine.Message{Channel: channel, Offset: uint64(off), Epoch: ep, Data: data}, nil
 }
 
+// PublishBatch publishes several messages, in order, in one pipeline of
+// publish scripts.
+func (b *Bus) PublishBatch(ctx context.Context, pubs []engine.Publication) error {
+	if len(pubs) == 0 {
+		return nil
+	}
+	calls := make([]scriptCall, len(pubs))
+	for i, p := range pubs {
+		epoch := strconv.FormatUint(rand.Uint64(), 36)
+		calls[i] = scriptCall{keys: b.keys(p.Channel), args: []any{epoch, b.historySize, b.prefix + "bus", p.Channel, []byte(p.Data)}}
+	}
+	if _, err := runScripts(ctx, b.c, b.publish, calls); err != nil {
+		return fmt.Errorf("redis publish: %w", err)
+	}
+	return nil
+}
+
 // History returns the messages on channel with offsets above since, oldest
 // first, and the channel's epoch ("" for a channel never published on), in
 // one round trip. complete is false when the history no longer reaches back
