@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -14,6 +13,7 @@ import (
 
 	"podium/engine"
 	"podium/engine/memory"
+	"podium/internal/testsvc"
 	"podium/store/sqlite"
 )
 
@@ -27,7 +27,7 @@ import (
 func BenchmarkBroadcastHub(b *testing.B) {
 	for _, subs := range []int{1, 100, 10_000} {
 		b.Run("subs="+strconv.Itoa(subs), func(b *testing.B) {
-			if subs > 4000 && hubRaceEnabled() {
+			if subs > 4000 && testsvc.RaceEnabled {
 				b.Skip("the race detector allows at most 8128 live goroutines; this size runs one per connection")
 			}
 			ctx := context.Background()
@@ -116,18 +116,4 @@ func BenchmarkBroadcastHub(b *testing.B) {
 			}
 		})
 	}
-}
-
-// hubRaceEnabled reports whether this binary was built with -race.
-func hubRaceEnabled() bool {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
 }

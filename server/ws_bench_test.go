@@ -25,7 +25,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -39,6 +38,7 @@ import (
 
 	"podium/engine"
 	"podium/engine/memory"
+	"podium/internal/testsvc"
 	"podium/store/sqlite"
 )
 
@@ -116,20 +116,6 @@ func raiseFDLimit(need uint64) (uint64, error) {
 		return 0, err
 	}
 	return lim.Cur, nil
-}
-
-// raceEnabled reports whether this binary was built with -race.
-func raceEnabled() bool {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
 }
 
 // Markers counted in received frames. The server sends single messages as
@@ -355,7 +341,7 @@ func (f *childFanout) wait(total int64, timeout time.Duration) error {
 func BenchmarkBroadcast(b *testing.B) {
 	for _, subs := range []int{1, 100, 10_000} {
 		b.Run("subs="+strconv.Itoa(subs), func(b *testing.B) {
-			if subs > 4000 && raceEnabled() {
+			if subs > 4000 && testsvc.RaceEnabled {
 				b.Skip("the race detector allows at most 8128 live goroutines; the server alone runs two per connection")
 			}
 			both, one := uint64(2*subs+256), uint64(subs+256)

@@ -156,6 +156,17 @@ func dialWS(t *testing.T, n *runningNode) *wsClient {
 	return c
 }
 
+// dialLive connects to n and subscribes, as the TV does, to this month's
+// revenue board and the win feed, returning once the board snapshot arrived.
+func dialLive(t *testing.T, n *runningNode) *wsClient {
+	t.Helper()
+	ws := dialWS(t, n)
+	ws.send(map[string]any{"op": "subscribe", "channel": "board:revenue:month:company"})
+	ws.send(map[string]any{"op": "subscribe", "channel": "feed"})
+	ws.await("board snapshot", func(m map[string]any) bool { return m["type"] == "snapshot" })
+	return ws
+}
+
 func (c *wsClient) send(v any) {
 	c.t.Helper()
 	if err := c.conn.WriteJSON(v); err != nil {
@@ -246,10 +257,7 @@ func TestEmbeddedEndToEnd(t *testing.T) {
 		t.Fatalf("first log line does not name the mode:\n%s", n.out)
 	}
 	reps := seedTeamAndReps(t, n)
-	ws := dialWS(t, n)
-	ws.send(map[string]any{"op": "subscribe", "channel": "board:revenue:month:company"})
-	ws.send(map[string]any{"op": "subscribe", "channel": "feed"})
-	ws.await("board snapshot", func(m map[string]any) bool { return m["type"] == "snapshot" })
+	ws := dialLive(t, n)
 
 	n.post(t, "/api/v1/deals", wonDeal("E-1", reps[0], "1500.00"), 201)
 	ws.await("board delta", isBoardUpdateWith(reps[0], 150000))
@@ -332,10 +340,7 @@ func TestTwoNodes(t *testing.T) {
 	}
 	reps := seedTeamAndReps(t, n1)
 
-	ws := dialWS(t, n2)
-	ws.send(map[string]any{"op": "subscribe", "channel": "board:revenue:month:company"})
-	ws.send(map[string]any{"op": "subscribe", "channel": "feed"})
-	ws.await("board snapshot", func(m map[string]any) bool { return m["type"] == "snapshot" })
+	ws := dialLive(t, n2)
 
 	n1.post(t, "/api/v1/deals", wonDeal("P-1", reps[0], "2500.00"), 201)
 	ws.await("board delta on node 2", isBoardUpdateWith(reps[0], 250000))
