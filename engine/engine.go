@@ -267,12 +267,12 @@ func (e *Engine) Teams(ctx context.Context) ([]game.Team, error) { return e.stor
 func (e *Engine) Reps(ctx context.Context) ([]game.Rep, error) { return e.store.ListReps(ctx) }
 
 // CreateTeam validates and stores a new team.
-func (e *Engine) CreateTeam(ctx context.Context, t game.Team) (game.Team, error) {
+func (e *Engine) CreateTeam(ctx context.Context, t game.Team, by game.Actor) (game.Team, error) {
 	if err := validateName(t.Name); err != nil {
 		return game.Team{}, err
 	}
 	t.Active = true
-	t, err := e.store.CreateTeam(ctx, t)
+	t, err := e.store.CreateTeam(ctx, t, by)
 	if err != nil {
 		return game.Team{}, err
 	}
@@ -280,11 +280,11 @@ func (e *Engine) CreateTeam(ctx context.Context, t game.Team) (game.Team, error)
 }
 
 // UpdateTeam renames, deactivates or reactivates a team.
-func (e *Engine) UpdateTeam(ctx context.Context, t game.Team) (game.Team, error) {
+func (e *Engine) UpdateTeam(ctx context.Context, t game.Team, by game.Actor) (game.Team, error) {
 	if err := validateName(t.Name); err != nil {
 		return game.Team{}, err
 	}
-	t, err := e.store.UpdateTeam(ctx, t)
+	t, err := e.store.UpdateTeam(ctx, t, by)
 	if err != nil {
 		return game.Team{}, err
 	}
@@ -292,12 +292,12 @@ func (e *Engine) UpdateTeam(ctx context.Context, t game.Team) (game.Team, error)
 }
 
 // CreateRep validates and stores a new rep.
-func (e *Engine) CreateRep(ctx context.Context, r game.Rep) (game.Rep, error) {
+func (e *Engine) CreateRep(ctx context.Context, r game.Rep, by game.Actor) (game.Rep, error) {
 	if err := validateRep(r); err != nil {
 		return game.Rep{}, err
 	}
 	r.Active = true
-	r, err := e.store.CreateRep(ctx, r)
+	r, err := e.store.CreateRep(ctx, r, by)
 	if err != nil {
 		return game.Rep{}, err
 	}
@@ -306,11 +306,11 @@ func (e *Engine) CreateRep(ctx context.Context, r game.Rep) (game.Rep, error) {
 
 // UpdateRep changes a rep's name, email, team or active flag. Credits already
 // posted keep the team they were posted to.
-func (e *Engine) UpdateRep(ctx context.Context, r game.Rep) (game.Rep, error) {
+func (e *Engine) UpdateRep(ctx context.Context, r game.Rep, by game.Actor) (game.Rep, error) {
 	if err := validateRep(r); err != nil {
 		return game.Rep{}, err
 	}
-	r, err := e.store.UpdateRep(ctx, r)
+	r, err := e.store.UpdateRep(ctx, r, by)
 	if err != nil {
 		return game.Rep{}, err
 	}

@@ -83,11 +83,11 @@ func newFixture(t *testing.T, b backend) *fixture {
 	t.Cleanup(func() { e.Close(context.Background()) })
 	f := &fixture{e: e, store: s, boards: boards, clock: clk}
 	var err error
-	if f.team, err = e.CreateTeam(ctx, game.Team{Name: "Enterprise"}); err != nil {
+	if f.team, err = e.CreateTeam(ctx, game.Team{Name: "Enterprise"}, game.ActorSystem); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range []string{"Ana", "Ben", "Cleo"} {
-		r, err := e.CreateRep(ctx, game.Rep{Name: n, TeamID: f.team.ID})
+		r, err := e.CreateRep(ctx, game.Rep{Name: n, TeamID: f.team.ID}, game.ActorSystem)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -298,7 +298,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 			// A deactivated rep cannot be credited.
 			r := f.reps[2]
 			r.Active = false
-			if _, err := f.e.UpdateRep(ctx, r); err != nil {
+			if _, err := f.e.UpdateRep(ctx, r, game.ActorSystem); err != nil {
 				t.Fatal(err)
 			}
 			_, err := f.e.IngestActivity(ctx, game.ActivityInput{ExternalID: "A", RepID: r.ID, Kind: "call", OccurredAt: "2026-11-28T09:00:00Z"}, "")

@@ -96,11 +96,15 @@ type Bus interface {
 // Store is the relational source of truth. store/sqlite and store/postgres
 // implement it and pass the contract suite in store/storetest.
 type Store interface {
-	CreateTeam(ctx context.Context, t game.Team) (game.Team, error)
-	UpdateTeam(ctx context.Context, t game.Team) (game.Team, error)
+	// CreateTeam, UpdateTeam, CreateRep and UpdateRep write their audit
+	// entry ("team.create", "team.update", "rep.create", "rep.update") in
+	// the same transaction. A team's parent must exist and must not be the
+	// team itself or below it (EInvalid on "parent_id").
+	CreateTeam(ctx context.Context, t game.Team, by game.Actor) (game.Team, error)
+	UpdateTeam(ctx context.Context, t game.Team, by game.Actor) (game.Team, error)
 	ListTeams(ctx context.Context) ([]game.Team, error)
-	CreateRep(ctx context.Context, r game.Rep) (game.Rep, error)
-	UpdateRep(ctx context.Context, r game.Rep) (game.Rep, error)
+	CreateRep(ctx context.Context, r game.Rep, by game.Actor) (game.Rep, error)
+	UpdateRep(ctx context.Context, r game.Rep, by game.Actor) (game.Rep, error)
 	ListReps(ctx context.Context) ([]game.Rep, error)
 
 	// InTx runs fn in one transaction, committing when fn returns nil and

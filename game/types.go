@@ -8,9 +8,33 @@ import (
 
 // A Team groups reps; boards have a company scope and one scope per team.
 type Team struct {
-	ID     int64  `json:"id"`
-	Name   string `json:"name"`
-	Active bool   `json:"active"`
+	ID       int64  `json:"id"`
+	Name     string `json:"name"`
+	Active   bool   `json:"active"`
+	ParentID int64  `json:"parent_id,omitempty"` // the team this one reports into; 0 for none
+}
+
+// TeamsUnder returns roots and every team below them in the hierarchy that
+// teams describe. A cycle (which the store refuses) cannot loop it.
+func TeamsUnder(teams []Team, roots []int64) map[int64]bool {
+	children := map[int64][]int64{}
+	for _, t := range teams {
+		if t.ParentID != 0 {
+			children[t.ParentID] = append(children[t.ParentID], t.ID)
+		}
+	}
+	out := map[int64]bool{}
+	stack := append([]int64(nil), roots...)
+	for len(stack) > 0 {
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if out[id] {
+			continue
+		}
+		out[id] = true
+		stack = append(stack, children[id]...)
+	}
+	return out
 }
 
 // A Rep is a person who is credited with deals and activities.
