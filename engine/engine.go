@@ -117,6 +117,7 @@ type Engine struct {
 const (
 	chanBoards = "_boards" // data: JSON list of board keys an event touched
 	chanRoster = "_roster" // data: anything; reps or teams changed
+	chanRevoke = "_revoke" // data: a credential ("user:7", "token:3") whose connections must close
 )
 
 // New returns an engine over the given ports. It does nothing until Start.
@@ -242,6 +243,47 @@ func (e *Engine) rosterChanged(ctx context.Context) error {
 		e.log.Warn("publish roster change", "err", err)
 	}
 	return nil
+}
+
+// Revoke closes, on every node, the live connections opened with credential
+// owner (see Conn.SetOwners). This node's close at once; the others' when
+// the bus delivers the notice.
+func (e *Engine) Revoke(ctx context.Context, owner string) error {
+	e.hub.closeOwned(owner)
+	if _, err := e.bus.Publish(ctx, chanRevoke, []byte(owner)); err != nil {
+		return fmt.Errorf("publish revocation: %w", err)
+	}
+	return nil
+}
+
+// Forgotten is called after a person was erased from the store: it drops
+// the bus history that named them (the win feed and their channel), reloads
+// the roster on every node so no cache keeps the old name, and closes the
+// connections of their user. Boards hold rep ids only, never names.
+func (e *Engine) Forgotten(ctx context.Context, repID, userID int64) error {
+	for _, ch := range []string{"feed", RepChannel(repID)} {
+		if err := e.bus.Forget(ctx, ch); err != nil {
+			return err
+		}
+	}
+	if err := e.rosterChanged(ctx); err != nil {
+		return err
+	}
+	if userID != 0 {
+		return e.Revoke(ctx, game.UserActor(userID).String())
+	}
+	return nil
+}
+
+// TeamsUnder returns the teams at or below roots in the cached hierarchy.
+func (e *Engine) TeamsUnder(roots []int64) map[int64]bool {
+	e.rosterMu.RLock()
+	defer e.rosterMu.RUnlock()
+	teams := make([]game.Team, 0, len(e.teams))
+	for _, t := range e.teams {
+		teams = append(teams, t)
+	}
+	return game.TeamsUnder(teams, roots)
 }
 
 // Rep returns a cached rep.
@@ -465,6 +507,8 @@ func (e *Engine) onBus(m Message) {
 		if err := e.loadRoster(ctx); err != nil {
 			e.log.Warn("reload roster", "err", err)
 		}
+	case chanRevoke:
+		e.hub.closeOwned(string(m.Data))
 	case chanBoards:
 		var keys []string
 		if err := json.Unmarshal(m.Data, &keys); err != nil {

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,6 +79,29 @@ type Conn struct {
 
 	// Principal is what the server authenticated; the hub does not read it.
 	Principal any
+	// owners name the credentials the connection was opened with
+	// ("user:7", "token:3", "session:…"); revoking any of them closes it.
+	owners []string
+}
+
+// SetOwners records the credentials the connection was opened with; call it
+// before the connection is used. Revoke closes it when any is revoked.
+func (c *Conn) SetOwners(owners ...string) { c.owners = owners }
+
+// closeOwned closes, with CloseUnauthorized, every connection opened with
+// credential owner.
+func (h *Hub) closeOwned(owner string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for c := range h.conns {
+		if slices.Contains(c.owners, owner) {
+			c.markDone(CloseUnauthorized, "signed out or access revoked")
+			h.removeLocked(c)
+			n++
+		}
+	}
+	return n
 }
 
 // NewConn registers a connection with a send queue of queueLen messages (zero

@@ -161,3 +161,39 @@ func TestHubDisconnectsSlowClient(t *testing.T) {
 		next(t, fast, "event") // the fast client got everything
 	}
 }
+
+// TestRevokeClosesOwnedConnections: revoking a credential closes, with
+// 4001, exactly the connections opened with it.
+func TestRevokeClosesOwnedConnections(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			f := newFixture(t, b)
+			tv := f.e.Hub().NewConn(8)
+			tv.SetOwners("token:7")
+			phone := f.e.Hub().NewConn(8)
+			phone.SetOwners("user:3", "session:abc")
+			defer tv.Close(1000, "")
+			defer phone.Close(1000, "")
+			if err := f.e.Revoke(t.Context(), "token:7"); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-tv.Done():
+				if code, _ := tv.CloseStatus(); code != engine.CloseUnauthorized {
+					t.Errorf("revoked connection closed with %d, want %d", code, engine.CloseUnauthorized)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the revoked token's connection stayed open")
+			}
+			select {
+			case <-phone.Done():
+				t.Fatal("another credential's connection was closed")
+			case <-time.After(50 * time.Millisecond):
+			}
+			if err := f.e.Revoke(t.Context(), "session:abc"); err != nil {
+				t.Fatal(err)
+			}
+			<-phone.Done()
+		})
+	}
+}

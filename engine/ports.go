@@ -85,6 +85,10 @@ type Bus interface {
 	// first, and the channel's epoch. complete is false when the history no
 	// longer reaches back to since+1 (the caller then sends a fresh snapshot).
 	History(ctx context.Context, channel string, since uint64) (msgs []Message, epoch string, complete bool, err error)
+	// Forget drops a channel's history and offsets (erasing a person drops
+	// the messages that named them). The next publish starts a new epoch, so
+	// a resuming client is sent a fresh snapshot instead of the old messages.
+	Forget(ctx context.Context, channel string) error
 	// Subscribe delivers every message published on any channel, from any node,
 	// to handler until ctx is done. It returns once the subscription is active;
 	// delivery then goes on in the background. Delivery is at most once;

@@ -208,3 +208,6 @@ const (
 	ActorCLI      Actor = "cli"
 	ActorSystem   Actor = "system"
 )
+
+// String returns the actor's name.
+func (a Actor) String() string { return string(a) }

@@ -42,6 +42,28 @@ func TestBus(t *testing.T, newBus func(t *testing.T) (engine.Bus, engine.Bus)) {
 	t.Run("OrderPerChannel", func(t *testing.T) { testOrder(t, newBus) })
 	t.Run("DataIsExact", func(t *testing.T) { testData(t, newBus) })
 	t.Run("StopsWhenContextDone", func(t *testing.T) { testStop(t, newBus) })
+	t.Run("Forget", func(t *testing.T) { testForget(t, newBus) })
+}
+
+// testForget: a forgotten channel has no history, and its next message
+// starts a new epoch at offset 1, so resuming clients are reset.
+func testForget(t *testing.T, newBus func(t *testing.T) (engine.Bus, engine.Bus)) {
+	a, b := newBus(t)
+	publish(t, a, "feed", "Ann Example won")
+	old := publish(t, a, "feed", "Ann Example won again")
+	if err := b.Forget(t.Context(), "feed"); err != nil {
+		t.Fatalf("Forget: %v", err)
+	}
+	if msgs, _, _ := history(t, a, "feed", 0); len(msgs) != 0 {
+		t.Fatalf("history after Forget = %d messages, want none", len(msgs))
+	}
+	m := publish(t, a, "feed", "someone else")
+	if m.Offset != 1 || m.Epoch == old.Epoch {
+		t.Fatalf("after Forget: offset %d epoch %q (old %q), want offset 1 and a new epoch", m.Offset, m.Epoch, old.Epoch)
+	}
+	if err := a.Forget(t.Context(), "never-used"); err != nil {
+		t.Fatalf("Forget of an unknown channel: %v", err)
+	}
 }
 
 func publish(t *testing.T, b engine.Bus, channel string, data string) engine.Message {

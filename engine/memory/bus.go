@@ -171,6 +171,18 @@ func (b *Bus) History(ctx context.Context, channelName string, since uint64) ([]
 	return msgs, ch.epoch, complete, nil
 }
 
+// Forget drops channelName's history and offsets; the next publish on it
+// starts a new epoch.
+func (b *Bus) Forget(ctx context.Context, channelName string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	delete(b.channels, channelName)
+	b.mu.Unlock()
+	return nil
+}
+
 // Subscribe registers handler and returns once it is registered: every
 // message published after Subscribe returns is queued for it, until ctx is
 // done. One goroutine per subscription calls handler, never concurrently and

@@ -126,6 +126,15 @@ func (b *Bus) keys(channel string) []string {
 	return []string{k + "off", k + "hist", k + "epoch"}
 }
 
+// Forget deletes channel's offset, history and epoch keys in one round
+// trip; the publish script starts a new epoch when the offset is missing.
+func (b *Bus) Forget(ctx context.Context, channel string) error {
+	if err := b.c.Del(ctx, b.keys(channel)...).Err(); err != nil {
+		return fmt.Errorf("forget %s: %w", channel, err)
+	}
+	return nil
+}
+
 // Publish assigns the next offset on channel, appends the message to the
 // channel's history and publishes it to every node, in one round trip (one
 // EVALSHA, EVAL if the script cache was flushed). The returned message's Data
