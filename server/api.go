@@ -23,6 +23,9 @@ func decode(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return game.Errorf(codeBadJSON, "", "the request body is empty; send a JSON object")
 	}
+	if err := checkDepth(body, maxJSONDepth); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	// A misspelt optional field ("curency") must not be silently ignored.
 	dec.DisallowUnknownFields()
@@ -31,6 +34,39 @@ func decode(body []byte, v any) error {
 	}
 	if dec.More() {
 		return game.Errorf(codeBadJSON, "", "the body holds more than one JSON value")
+	}
+	return nil
+}
+
+// maxJSONDepth bounds the nesting of a request body: no Podium input nests
+// deeper than a few levels, and a deep one costs the decoder stack and time.
+const maxJSONDepth = 32
+
+// checkDepth refuses a body nested deeper than max arrays and objects,
+// before it is decoded. It only counts brackets outside strings; the decoder
+// reports any other syntax error.
+func checkDepth(body []byte, max int) error {
+	depth, inString, escaped := 0, false, false
+	for _, b := range body {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case b == '\\':
+				escaped = true
+			case b == '"':
+				inString = false
+			}
+		case b == '"':
+			inString = true
+		case b == '{' || b == '[':
+			if depth++; depth > max {
+				return game.Errorf(codeBadJSON, "", "the body nests deeper than %d levels", max)
+			}
+		case b == '}' || b == ']':
+			depth--
+		}
 	}
 	return nil
 }
@@ -110,8 +146,9 @@ func (s *Server) metrics() fiber.Handler {
 // ---- teams and reps ----
 
 type teamInput struct {
-	Name   *string `json:"name"`
-	Active *bool   `json:"active"`
+	Name     *string `json:"name"`
+	Active   *bool   `json:"active"`
+	ParentID *int64  `json:"parent_id"` // 0 for none
 }
 
 func (s *Server) listTeams(c *fiber.Ctx) error {
@@ -133,7 +170,11 @@ func (s *Server) createTeam(c *fiber.Ctx) error {
 	if in.Name == nil {
 		return game.Errorf(game.EMissingField, "name", "name is required")
 	}
-	t, err := s.e.CreateTeam(c.UserContext(), game.Team{Name: strings.TrimSpace(*in.Name)})
+	t := game.Team{Name: strings.TrimSpace(*in.Name)}
+	if in.ParentID != nil {
+		t.ParentID = *in.ParentID
+	}
+	t, err := s.e.CreateTeam(c.UserContext(), t, principalOf(c).Actor())
 	if err != nil {
 		return err
 	}
@@ -159,7 +200,10 @@ func (s *Server) updateTeam(c *fiber.Ctx) error {
 	if in.Active != nil {
 		t.Active = *in.Active
 	}
-	t, err = s.e.UpdateTeam(c.UserContext(), t)
+	if in.ParentID != nil {
+		t.ParentID = *in.ParentID
+	}
+	t, err = s.e.UpdateTeam(c.UserContext(), t, principalOf(c).Actor())
 	if err != nil {
 		return err
 	}
@@ -209,7 +253,7 @@ func (s *Server) createRep(c *fiber.Ctx) error {
 	}
 	var r game.Rep
 	in.apply(&r)
-	r, err := s.e.CreateRep(c.UserContext(), r)
+	r, err := s.e.CreateRep(c.UserContext(), r, principalOf(c).Actor())
 	if err != nil {
 		return err
 	}
@@ -230,7 +274,7 @@ func (s *Server) updateRep(c *fiber.Ctx) error {
 		return game.Errorf(game.ENotFound, "id", "no rep %d", id)
 	}
 	in.apply(&r)
-	r, err = s.e.UpdateRep(c.UserContext(), r)
+	r, err = s.e.UpdateRep(c.UserContext(), r, principalOf(c).Actor())
 	if err != nil {
 		return err
 	}
@@ -434,6 +478,10 @@ func (s *Server) getStanding(c *fiber.Ctx) error {
 func (s *Server) rebuild(c *fiber.Ctx) error {
 	n, err := s.e.Rebuild(c.UserContext(), nil)
 	if err != nil {
+		return err
+	}
+	after, _ := json.Marshal(fiber.Map{"boards": n})
+	if _, err := s.dir.Audit(c.UserContext(), game.AuditEntry{Actor: principalOf(c).Actor(), Action: "boards.rebuild", Object: "boards", After: after}); err != nil {
 		return err
 	}
 	return c.JSON(fiber.Map{"boards": n})

@@ -2,12 +2,15 @@ package server
 
 import (
 	"context"
+
 	"encoding/json"
+	"github.com/alexedwards/argon2id"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,11 +22,31 @@ import (
 
 const testToken = "test-admin-token-0123456789"
 
+// cheapParams keep password hashing fast in tests; TestPasswordsUseOWASPParams
+// checks the production default.
+var cheapParams = &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+
 type harness struct {
-	t   *testing.T
-	s   *Server
-	e   *engine.Engine
-	rep int64
+	t     *testing.T
+	s     *Server
+	e     *engine.Engine
+	dir   engine.Directory
+	clock *testClock
+	rep   int64
+	team  int64
+}
+
+// testClock is a settable clock for the server (lockouts, link expiry).
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }
 
 func newHarness(t *testing.T, mutate func(*Config)) *harness {
@@ -34,13 +57,14 @@ func newHarness(t *testing.T, mutate func(*Config)) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	now := func() time.Time { return time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC) }
+	clock := &testClock{t: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
+	now := clock.Now
 	e := engine.New(engine.Config{Now: now}, st, memory.NewBoards(), memory.NewBus(100))
 	if err := e.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close(context.Background()) })
-	cfg := Config{AdminToken: testToken, PublicBoards: true, BodyLimit: 64 << 10}
+	cfg := Config{Directory: st, AdminToken: testToken, PublicBoards: true, BodyLimit: 64 << 10, PasswordParams: cheapParams, Now: now}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -48,10 +72,11 @@ func newHarness(t *testing.T, mutate func(*Config)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, s: s, e: e}
+	h := &harness{t: t, s: s, e: e, dir: st, clock: clock}
 	team := h.call("POST", "/api/v1/teams", testToken, `{"name":"Enterprise"}`, 201)
 	rep := h.call("POST", "/api/v1/reps", testToken, `{"name":"Ana Lima","email":"ana@example.com","team_id":`+jsonNum(team["id"])+`}`, 201)
 	h.rep = int64(rep["id"].(float64))
+	h.team = int64(team["id"].(float64))
 	return h
 }
 

@@ -4,14 +4,35 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-// Permission names what a route or channel needs.
+// Permission names what a route or channel needs. Who holds which is
+// declared in one place, grants (auth.go); the object rules (whose pay, which
+// board) in one function, objectAllowed.
 type Permission string
 
-// The permissions. Users and roles will refine PermAdmin into finer ones.
+// The permissions.
 const (
-	PermPublic     Permission = "public"      // anyone: health, docs, the app's files
-	PermBoardsRead Permission = "boards:read" // boards and the win feed; anonymous when PublicBoards
-	PermAdmin      Permission = "admin"       // everything else, with the admin token
+	PermPublic         Permission = "public"          // anyone: health, docs, sign-in, the app's files
+	PermSelf           Permission = "self"            // any signed-in person: their own account
+	PermBoardsRead     Permission = "boards:read"     // boards and the win feed (display tokens: only their channels)
+	PermDirectoryRead  Permission = "directory:read"  // teams and reps: names and structure, no pay
+	PermDirectoryWrite Permission = "directory:write" // create and change teams and reps
+	PermIngest         Permission = "ingest"          // send and read deals and activities
+	PermPayRead        Permission = "pay:read"        // a rep's ledger and personal channel (object: which rep)
+	PermUsersManage    Permission = "users:manage"    // users, roles, reset links, signing others out
+	PermTokensManage   Permission = "tokens:manage"   // API and display tokens
+	PermAuditRead      Permission = "audit:read"      // the audit log, its export and verification
+	PermPrivacy        Permission = "privacy"         // export and erase a person's data
+	PermOps            Permission = "ops"             // rebuild boards, read metrics
+)
+
+// Object names what a route's object-level rule checks.
+type Object int
+
+// The object rules.
+const (
+	ObjNone  Object = iota
+	ObjRep          // the rep in :id or :rep_id — pay is their own, their team's, or everyone's
+	ObjBoard        // the board in :metric/:period/:scope — a display token reads only its channels
 )
 
 // route is one entry of the route table.
@@ -19,38 +40,67 @@ type route struct {
 	Method   string
 	Path     string // Fiber syntax: /api/v1/reps/:id
 	Perm     Permission
-	Summary  string // what the route does, as "this token may not <summary>"
+	Object   Object
+	Summary  string // what the route does, as "you may not <summary>"
 	handlers []fiber.Handler
 }
 
 func (s *Server) routes() []route {
 	h := func(f ...fiber.Handler) []fiber.Handler { return f }
 	return []route{
-		{"GET", "/healthz", PermPublic, "check liveness", h(s.healthz)},
-		{"GET", "/readyz", PermPublic, "check readiness", h(s.readyz)},
-		{"GET", "/metrics", PermPublic, "read metrics", h(s.metrics())},
-		{"GET", "/api/openapi.json", PermPublic, "read the API document", h(s.openapi)},
+		{"GET", "/healthz", PermPublic, ObjNone, "check liveness", h(s.healthz)},
+		{"GET", "/readyz", PermPublic, ObjNone, "check readiness", h(s.readyz)},
+		{"GET", "/metrics", PermOps, ObjNone, "read metrics", h(s.metrics())},
+		{"GET", "/api/openapi.json", PermPublic, ObjNone, "read the API document", h(s.openapi)},
 
-		{"GET", "/api/v1/teams", PermAdmin, "list teams", h(s.listTeams)},
-		{"POST", "/api/v1/teams", PermAdmin, "create teams", h(s.createTeam)},
-		{"PATCH", "/api/v1/teams/:id", PermAdmin, "change teams", h(s.updateTeam)},
-		{"GET", "/api/v1/reps", PermAdmin, "list reps", h(s.listReps)},
-		{"POST", "/api/v1/reps", PermAdmin, "create reps", h(s.createRep)},
-		{"PATCH", "/api/v1/reps/:id", PermAdmin, "change reps", h(s.updateRep)},
-		{"GET", "/api/v1/reps/:id/ledger", PermAdmin, "read a rep's ledger", h(s.repLedger)},
+		{"POST", "/api/v1/auth/login", PermPublic, ObjNone, "sign in", h(s.loginLimit, s.login)},
+		{"POST", "/api/v1/auth/reset", PermPublic, ObjNone, "set a password from a link", h(s.loginLimit, s.resetPassword)},
+		{"POST", "/api/v1/auth/logout", PermSelf, ObjNone, "sign out", h(s.logout)},
+		{"POST", "/api/v1/auth/logout-all", PermSelf, ObjNone, "sign out everywhere", h(s.logoutAll)},
+		{"GET", "/api/v1/me", PermSelf, ObjNone, "read their own account", h(s.me)},
+		{"PATCH", "/api/v1/me", PermSelf, ObjNone, "change their own account", h(s.updateMe)},
+		{"POST", "/api/v1/me/password", PermSelf, ObjNone, "change their own password", h(s.changePassword)},
 
-		{"POST", "/api/v1/deals", PermAdmin, "send deals", h(s.postDeal)},
-		{"GET", "/api/v1/deals/:source/:external_id", PermAdmin, "read deals", h(s.getDeal)},
-		{"POST", "/api/v1/activities", PermAdmin, "send activities", h(s.postActivity)},
-		{"POST", "/api/v1/batch", PermAdmin, "send batches", h(s.postBatch)},
+		{"GET", "/api/v1/users", PermUsersManage, ObjNone, "list users", h(s.listUsers)},
+		{"POST", "/api/v1/users", PermUsersManage, ObjNone, "create users", h(s.createUser)},
+		{"PATCH", "/api/v1/users/:id", PermUsersManage, ObjNone, "change users", h(s.updateUser)},
+		{"POST", "/api/v1/users/:id/reset-link", PermUsersManage, ObjNone, "issue password reset links", h(s.resetLink)},
+		{"POST", "/api/v1/users/:id/logout-all", PermUsersManage, ObjNone, "sign users out", h(s.logoutUser)},
 
-		{"GET", "/api/v1/boards/:metric/:period/:scope", PermBoardsRead, "read boards", h(s.getBoard)},
-		{"GET", "/api/v1/boards/:metric/:period/:scope/reps/:rep_id", PermBoardsRead, "read boards", h(s.getStanding)},
-		{"POST", "/api/v1/admin/rebuild", PermAdmin, "rebuild boards", h(s.rebuild)},
+		{"GET", "/api/v1/tokens", PermTokensManage, ObjNone, "list tokens", h(s.listTokens)},
+		{"POST", "/api/v1/tokens", PermTokensManage, ObjNone, "create tokens", h(s.createToken)},
+		{"DELETE", "/api/v1/tokens/:id", PermTokensManage, ObjNone, "revoke tokens", h(s.revokeToken)},
 
-		{"GET", "/ws", PermPublic, "open live connections", h(s.wsUpgrade, s.wsHandler())},
+		{"GET", "/api/v1/audit", PermAuditRead, ObjNone, "read the audit log", h(s.auditLog)},
+		{"GET", "/api/v1/audit/export", PermAuditRead, ObjNone, "export the audit log", h(s.auditExport)},
+		{"GET", "/api/v1/audit/verify", PermAuditRead, ObjNone, "verify the audit log", h(s.auditVerify)},
 
-		{"GET", "/", PermPublic, "read the app", h(s.staticFiles())},
-		{"GET", "/*", PermPublic, "read the app", h(s.staticFiles())},
+		{"GET", "/api/v1/people/:id/export", PermPrivacy, ObjNone, "export a person's data", h(s.personExport)},
+		{"POST", "/api/v1/people/:id/erase", PermPrivacy, ObjNone, "erase a person", h(s.personErase)},
+
+		{"GET", "/api/v1/teams", PermDirectoryRead, ObjNone, "list teams", h(s.listTeams)},
+		{"POST", "/api/v1/teams", PermDirectoryWrite, ObjNone, "create teams", h(s.createTeam)},
+		{"PATCH", "/api/v1/teams/:id", PermDirectoryWrite, ObjNone, "change teams", h(s.updateTeam)},
+		{"GET", "/api/v1/reps", PermDirectoryRead, ObjNone, "list reps", h(s.listReps)},
+		{"POST", "/api/v1/reps", PermDirectoryWrite, ObjNone, "create reps", h(s.createRep)},
+		{"PATCH", "/api/v1/reps/:id", PermDirectoryWrite, ObjNone, "change reps", h(s.updateRep)},
+		{"GET", "/api/v1/reps/:id/ledger", PermPayRead, ObjRep, "read this rep's ledger", h(s.repLedger)},
+
+		{"POST", "/api/v1/deals", PermIngest, ObjNone, "send deals", h(s.postDeal)},
+		{"GET", "/api/v1/deals/:source/:external_id", PermIngest, ObjNone, "read deals", h(s.getDeal)},
+		{"POST", "/api/v1/activities", PermIngest, ObjNone, "send activities", h(s.postActivity)},
+		{"POST", "/api/v1/batch", PermIngest, ObjNone, "send batches", h(s.postBatch)},
+
+		{"GET", "/api/v1/boards/:metric/:period/:scope", PermBoardsRead, ObjBoard, "read this board", h(s.getBoard)},
+		{"GET", "/api/v1/boards/:metric/:period/:scope/reps/:rep_id", PermBoardsRead, ObjBoard, "read this board", h(s.getStanding)},
+		{"POST", "/api/v1/admin/rebuild", PermOps, ObjNone, "rebuild boards", h(s.rebuild)},
+
+		// The upgrade is authenticated (cookie, bearer header or the
+		// "bearer.<token>" subprotocol); each channel is authorized on
+		// subscribe, by channelPermission and the object rules.
+		{"GET", "/ws", PermPublic, ObjNone, "open live connections", h(s.wsUpgrade, s.wsHandler())},
+
+		{"GET", "/", PermPublic, ObjNone, "read the app", h(s.staticFiles())},
+		{"GET", "/*", PermPublic, ObjNone, "read the app", h(s.staticFiles())},
 	}
 }

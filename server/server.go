@@ -11,13 +11,12 @@ package server
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"log/slog"
 	"net"
-	"strings"
 	"time"
 
+	"github.com/alexedwards/argon2id"
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -27,13 +26,41 @@ import (
 
 // Config holds the server's settings; zero values mean the documented defaults.
 type Config struct {
-	// AdminToken is the bearer token that may write and read everything.
-	// Required.
+	// Directory holds users, sessions, tokens and the audit log. Required.
+	Directory engine.Directory
+	// AdminToken, when set, is an operator bearer token that may do
+	// everything (automation, recovery). People sign in instead; integrations
+	// and TVs use API and display tokens.
 	AdminToken string
 	// PublicBoards lets anyone who can reach the server read boards and the
-	// win feed, as a TV on the sales floor does. Display tokens replace this
-	// when users and roles land.
+	// win feed without a token. Off by default: TVs use display tokens.
 	PublicBoards bool
+	// PublicURL is the address people use ("https://podium.example.com"),
+	// for the links Podium hands out. Empty means the request's own.
+	PublicURL string
+	// SessionTTL is how long a sign-in lasts. Zero means 7 days.
+	SessionTTL time.Duration
+	// ResetTTL is how long a sign-in or reset link works. Zero means 72 hours.
+	ResetTTL time.Duration
+	// Lockout is the rule for repeated wrong passwords. Zero means
+	// game.DefaultLockout.
+	Lockout game.Lockout
+	// PasswordParams are the argon2id parameters. Nil means OWASPParams.
+	PasswordParams *argon2id.Params
+	// HashConcurrency caps password hashes running at once. Zero means
+	// GOMAXPROCS.
+	HashConcurrency int
+	// RateLimit is the requests per minute one token or signed-in browser
+	// may make; AnonRateLimit per IP address without credentials;
+	// LoginRateLimit sign-in and reset attempts per IP address. Zero means
+	// the defaults (6000, 600, 10); negative turns the limit off.
+	RateLimit, AnonRateLimit, LoginRateLimit int
+	// ProxyHeader names the header holding the client's address when Podium
+	// runs behind a proxy ("X-Forwarded-For"); empty means the peer address.
+	// Set it only behind a proxy that overwrites it.
+	ProxyHeader string
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
 	// AllowedOrigins lists the browser origins, besides the server's own,
 	// that may open WebSockets ("https://tv.example.com").
 	AllowedOrigins []string
@@ -59,6 +86,24 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
+	if c.SessionTTL <= 0 {
+		c.SessionTTL = 7 * 24 * time.Hour
+	}
+	if c.ResetTTL <= 0 {
+		c.ResetTTL = 72 * time.Hour
+	}
+	if c.Lockout.MaxFailures <= 0 {
+		c.Lockout = game.DefaultLockout
+	}
+	if c.PasswordParams == nil {
+		c.PasswordParams = OWASPParams
+	}
+	c.RateLimit = defaultLimit(c.RateLimit, 6000)
+	c.AnonRateLimit = defaultLimit(c.AnonRateLimit, 600)
+	c.LoginRateLimit = defaultLimit(c.LoginRateLimit, 10)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	if c.BodyLimit <= 0 {
 		c.BodyLimit = 10 << 20
 	}
@@ -87,19 +132,29 @@ func (c *Config) setDefaults() {
 
 // Server serves one engine over HTTP.
 type Server struct {
-	cfg Config
-	e   *engine.Engine
-	app *fiber.App
-	log *slog.Logger
+	cfg    Config
+	e      *engine.Engine
+	dir    engine.Directory
+	app    *fiber.App
+	log    *slog.Logger
+	hasher *hasher
+	now    func() time.Time
+
+	loginLimit fiber.Handler
 }
 
 // New builds the Fiber app with every route of the route table.
 func New(cfg Config, e *engine.Engine) (*Server, error) {
 	cfg.setDefaults()
-	if cfg.AdminToken == "" {
-		return nil, errors.New("server: an admin token is required")
+	if cfg.Directory == nil {
+		return nil, errors.New("server: a directory is required")
 	}
-	s := &Server{cfg: cfg, e: e, log: cfg.Logger}
+	h, err := newHasher(cfg.PasswordParams, cfg.HashConcurrency)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, e: e, dir: cfg.Directory, log: cfg.Logger, hasher: h, now: cfg.Now}
+	s.loginLimit = s.limiter(cfg.LoginRateLimit, func(c *fiber.Ctx) string { return "login:" + c.IP() }, nil)
 	s.app = fiber.New(fiber.Config{
 		AppName:               "podium",
 		BodyLimit:             cfg.BodyLimit,
@@ -113,8 +168,12 @@ func New(cfg Config, e *engine.Engine) (*Server, error) {
 		// an idle live connection small.
 		ReadBufferSize:    4096,
 		ReduceMemoryUsage: true,
+		ProxyHeader:       cfg.ProxyHeader,
 	})
 	s.app.Use(securityHeaders)
+	for _, h := range s.rateLimits() {
+		s.app.Use(h)
+	}
 	for _, r := range s.routes() {
 		handlers := []fiber.Handler{s.authorize(r)}
 		handlers = append(handlers, r.handlers...)
@@ -148,62 +207,6 @@ func securityHeaders(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// Principal is who made a request.
-type Principal struct {
-	Admin bool
-}
-
-// principal authenticates the request's bearer token. No token is anonymous;
-// a wrong token is an error, not anonymous, so a typo is noticed.
-func (s *Server) principal(c *fiber.Ctx) (Principal, error) {
-	auth := c.Get(fiber.HeaderAuthorization)
-	if auth == "" {
-		return Principal{}, nil
-	}
-	scheme, tok, ok := strings.Cut(auth, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return Principal{}, game.Errorf(game.EUnauthorized, "Authorization", "use the header Authorization: Bearer <token>")
-	}
-	return s.checkToken(strings.TrimSpace(tok))
-}
-
-func (s *Server) checkToken(tok string) (Principal, error) {
-	if subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) == 1 {
-		return Principal{Admin: true}, nil
-	}
-	return Principal{}, game.Errorf(game.EUnauthorized, "Authorization", "the token is not valid")
-}
-
-// allowed reports whether p holds permission perm.
-func (s *Server) allowed(p Principal, perm Permission) bool {
-	switch perm {
-	case PermPublic:
-		return true
-	case PermBoardsRead:
-		return p.Admin || s.cfg.PublicBoards
-	case PermAdmin:
-		return p.Admin
-	}
-	return false
-}
-
-func (s *Server) authorize(r route) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		p, err := s.principal(c)
-		if err != nil {
-			return err
-		}
-		if !s.allowed(p, r.Perm) {
-			if !p.Admin && c.Get(fiber.HeaderAuthorization) == "" {
-				return game.Errorf(game.EUnauthorized, "", "sign in: send Authorization: Bearer <token>")
-			}
-			return game.Errorf(game.EForbidden, "", "this token may not %s", r.Summary)
-		}
-		c.Locals("principal", p)
-		return c.Next()
-	}
-}
-
 func (s *Server) notFound(c *fiber.Ctx) error {
 	return game.Errorf(game.ENotFound, "", "no route %s %s", c.Method(), c.Path())
 }
@@ -229,7 +232,7 @@ func statusOf(code string) int {
 		return fiber.StatusConflict
 	case game.EUnauthorized:
 		return fiber.StatusUnauthorized
-	case game.EForbidden:
+	case game.EForbidden, ECSRF:
 		return fiber.StatusForbidden
 	case game.ETooLarge:
 		return fiber.StatusRequestEntityTooLarge

@@ -17,8 +17,7 @@ import (
 
 // clientMsg is a message from a WebSocket client.
 type clientMsg struct {
-	Op      string        `json:"op"` // auth, subscribe, unsubscribe
-	Token   string        `json:"token,omitempty"`
+	Op      string        `json:"op"` // subscribe, unsubscribe
 	Channel string        `json:"channel,omitempty"`
 	Since   *engine.Since `json:"since,omitempty"`
 }
@@ -31,9 +30,12 @@ type wireError struct {
 }
 
 // wsUpgrade refuses non-WebSocket requests and browser origins that are
-// neither this server nor on the allow-list. Clients without an Origin header
-// (CRMs, scripts) are not browsers and pass; they still need a token for
-// anything private.
+// neither this server nor on the allow-list (clients without an Origin
+// header, such as scripts, are not browsers), then authenticates the
+// upgrade itself: a session cookie, an Authorization header, or, from a
+// browser that cannot set headers, the subprotocol "bearer.<token>" next
+// to "podium.v1". Without credentials only public boards allow a
+// connection. Each channel is then authorized when subscribed.
 func (s *Server) wsUpgrade(c *fiber.Ctx) error {
 	if !fws.IsWebSocketUpgrade(c) {
 		return fiber.NewError(fiber.StatusUpgradeRequired, "use a WebSocket client")
@@ -41,8 +43,19 @@ func (s *Server) wsUpgrade(c *fiber.Ctx) error {
 	if origin := c.Get(fiber.HeaderOrigin); origin != "" && !s.originAllowed(origin, c.Hostname()) {
 		return game.Errorf(game.EForbidden, "Origin", "origin %s may not open live connections; add it to PODIUM_ALLOWED_ORIGINS", origin)
 	}
+	p, err := s.authenticate(c, true)
+	if err != nil {
+		return err
+	}
+	if p.Kind == KindAnonymous && !s.cfg.PublicBoards {
+		return game.Errorf(game.EUnauthorized, "", "sign in, or open the socket with a token (subprotocols \"podium.v1\" and \"bearer.<token>\")")
+	}
+	c.Locals(localPrincipal, p)
 	return c.Next()
 }
+
+// Subprotocol is the live protocol's WebSocket subprotocol name.
+const Subprotocol = "podium.v1"
 
 func (s *Server) originAllowed(origin, host string) bool {
 	if u, err := url.Parse(origin); err == nil && u.Host == host {
@@ -63,7 +76,10 @@ func (s *Server) wsHandler() fiber.Handler {
 		HandshakeTimeout: s.cfg.HandshakeTimeout,
 		// The origin is checked in wsUpgrade, which also knows the server's
 		// own host; the library's list would refuse same-origin pages.
-		Origins:         []string{"*"},
+		Origins: []string{"*"},
+		// The server answers with podium.v1, never echoing the bearer
+		// subprotocol that carries a token.
+		Subprotocols:    []string{Subprotocol},
 		ReadBufferSize:  512,
 		WriteBufferSize: 4096,
 		// Idle connections hold no write buffer: one pool serves them all.
@@ -75,7 +91,8 @@ func (s *Server) wsHandler() fiber.Handler {
 // does every write, so nothing else ever touches the socket for writing.
 func (s *Server) serveWS(ws *fws.Conn) {
 	conn := s.e.Hub().NewConn(s.cfg.WSQueue)
-	p, _ := ws.Locals("principal").(Principal)
+	p, _ := ws.Locals(localPrincipal).(Principal)
+	conn.SetOwners(p.owners()...)
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
@@ -102,14 +119,6 @@ func (s *Server) serveWS(ws *fws.Conn) {
 			continue
 		}
 		switch m.Op {
-		case "auth":
-			np, err := s.checkToken(m.Token)
-			if err != nil {
-				conn.Close(engine.CloseUnauthorized, "token not valid")
-				return
-			}
-			p = np
-			conn.Send([]byte(`{"type":"authenticated"}`))
 		case "subscribe":
 			if err := s.wsSubscribe(conn, p, m); err != nil {
 				s.wsError(conn, m.Channel, err)
@@ -117,19 +126,9 @@ func (s *Server) serveWS(ws *fws.Conn) {
 		case "unsubscribe":
 			conn.Unsubscribe(m.Channel)
 		default:
-			s.wsError(conn, m.Channel, game.Errorf(game.EInvalid, "op", "unknown op %q: use auth, subscribe or unsubscribe", m.Op))
+			s.wsError(conn, m.Channel, game.Errorf(game.EInvalid, "op", "unknown op %q: use subscribe or unsubscribe", m.Op))
 		}
 	}
-}
-
-// channelPermission is the permission a channel needs: boards and the win
-// feed are public screens; a rep's personal channel carries their pay.
-func channelPermission(kind engine.ChannelKind) Permission {
-	switch kind {
-	case engine.ChannelBoard, engine.ChannelFeed:
-		return PermBoardsRead
-	}
-	return PermAdmin
 }
 
 func (s *Server) wsSubscribe(conn *engine.Conn, p Principal, m clientMsg) error {
@@ -137,8 +136,8 @@ func (s *Server) wsSubscribe(conn *engine.Conn, p Principal, m clientMsg) error 
 	if err != nil {
 		return err
 	}
-	if !s.allowed(p, channelPermission(kind)) {
-		return game.Errorf(game.EForbidden, "channel", "this connection may not read %s; send {\"op\":\"auth\",\"token\":…} first", m.Channel)
+	if !s.canRead(p, m.Channel) {
+		return game.Errorf(game.EForbidden, "channel", "you may not read %s", m.Channel)
 	}
 	if kind == engine.ChannelRep {
 		if _, ok := s.e.Rep(repID); !ok {
