@@ -283,14 +283,14 @@ func startBenchEngine(tb testing.TB, env map[string]string, adjust func(*engine.
 	be := &benchEngine{e: e, n: n}
 	var teams []game.Team
 	for i := range benchTeams {
-		t, err := e.CreateTeam(ctx, game.Team{Name: fmt.Sprintf("Team %d", i)})
+		t, err := e.CreateTeam(ctx, game.Team{Name: fmt.Sprintf("Team %d", i)}, game.ActorSystem)
 		if err != nil {
 			tb.Fatal(err)
 		}
 		teams = append(teams, t)
 	}
 	for i := range benchReps {
-		r, err := e.CreateRep(ctx, game.Rep{Name: fmt.Sprintf("Rep %d", i), TeamID: teams[i%benchTeams].ID})
+		r, err := e.CreateRep(ctx, game.Rep{Name: fmt.Sprintf("Rep %d", i), TeamID: teams[i%benchTeams].ID}, game.ActorSystem)
 		if err != nil {
 			tb.Fatal(err)
 		}

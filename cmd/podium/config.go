@@ -20,13 +20,19 @@ type Config struct {
 	DatabaseURL     string         // --database-url, DATABASE_URL; Postgres, switches to production mode
 	RedisURL        string         // --redis-url, REDIS_URL; Redis boards and bus
 	RedisPrefix     string         // --redis-prefix, PODIUM_REDIS_PREFIX; default "podium:"
-	AdminToken      string         // --admin-token, PODIUM_ADMIN_TOKEN; generated in embedded mode when empty
+	AdminToken      string         // --admin-token, PODIUM_ADMIN_TOKEN; optional operator token for automation
+	AdminEmail      string         // --admin-email, PODIUM_ADMIN_EMAIL; the first admin, created on first start; default "admin@example.com"
+	PublicURL       string         // --public-url, PODIUM_PUBLIC_URL; the address people use, for sign-in links
+	RateLimit       int            // --rate-limit, PODIUM_RATE_LIMIT; requests a minute per token or browser, 0 default 6000, -1 off
+	AnonRateLimit   int            // --anon-rate-limit, PODIUM_ANON_RATE_LIMIT; per IP without credentials, 0 default 600, -1 off
+	LoginRateLimit  int            // --login-rate-limit, PODIUM_LOGIN_RATE_LIMIT; sign-in attempts a minute per IP, 0 default 10, -1 off
+	ProxyHeader     string         // --proxy-header, PODIUM_PROXY_HEADER; client address header behind a proxy (X-Forwarded-For)
 	TimeZone        string         // --timezone, PODIUM_TIMEZONE; IANA name, default "UTC"
 	Location        *time.Location // resolved TimeZone
 	Currency        string         // --currency, PODIUM_CURRENCY; default "USD"
 	Demo            bool           // --demo, PODIUM_DEMO; seed a demo company and simulate deals
 	DemoInterval    time.Duration  // --demo-interval, PODIUM_DEMO_INTERVAL; default 3s
-	PublicBoards    bool           // --public-boards, PODIUM_PUBLIC_BOARDS; default true
+	PublicBoards    bool           // --public-boards, PODIUM_PUBLIC_BOARDS; default false (true with --demo)
 	AllowedOrigins  []string       // --allowed-origins, PODIUM_ALLOWED_ORIGINS; comma separated
 	NoMigrate       bool           // --no-migrate, PODIUM_NO_MIGRATE; do not migrate on serve
 	Committers      int            // --committers, PODIUM_COMMITTERS; 0 means 1 for SQLite, 4 for Postgres
@@ -73,12 +79,18 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", ""), "Postgres URL (production mode)")
 	fs.StringVar(&c.RedisURL, "redis-url", env("REDIS_URL", ""), "Redis URL (production mode)")
 	fs.StringVar(&c.RedisPrefix, "redis-prefix", env("PODIUM_REDIS_PREFIX", "podium:"), "prefix of every Redis key")
-	fs.StringVar(&c.AdminToken, "admin-token", env("PODIUM_ADMIN_TOKEN", ""), "bootstrap admin bearer token")
+	fs.StringVar(&c.AdminToken, "admin-token", env("PODIUM_ADMIN_TOKEN", ""), "operator bearer token with every permission (automation, recovery); optional")
+	fs.StringVar(&c.AdminEmail, "admin-email", env("PODIUM_ADMIN_EMAIL", "admin@example.com"), "email of the first admin, created on first start")
+	fs.StringVar(&c.PublicURL, "public-url", env("PODIUM_PUBLIC_URL", ""), "the address people use (https://podium.example.com), for sign-in links")
+	fs.IntVar(&c.RateLimit, "rate-limit", envInt("PODIUM_RATE_LIMIT"), "requests a minute per token or signed-in browser (0: 6000, -1: off)")
+	fs.IntVar(&c.AnonRateLimit, "anon-rate-limit", envInt("PODIUM_ANON_RATE_LIMIT"), "requests a minute per IP address without credentials (0: 600, -1: off)")
+	fs.IntVar(&c.LoginRateLimit, "login-rate-limit", envInt("PODIUM_LOGIN_RATE_LIMIT"), "sign-in attempts a minute per IP address (0: 10, -1: off)")
+	fs.StringVar(&c.ProxyHeader, "proxy-header", env("PODIUM_PROXY_HEADER", ""), "header with the client address when behind a proxy that sets it (X-Forwarded-For)")
 	fs.StringVar(&c.TimeZone, "timezone", env("PODIUM_TIMEZONE", "UTC"), "company time zone (IANA name, e.g. America/New_York)")
 	fs.StringVar(&c.Currency, "currency", env("PODIUM_CURRENCY", "USD"), "company currency (ISO 4217)")
 	fs.BoolVar(&c.Demo, "demo", envBool("PODIUM_DEMO", false), "seed a demo company and simulate deals")
 	fs.DurationVar(&c.DemoInterval, "demo-interval", envDur("PODIUM_DEMO_INTERVAL", 3*time.Second), "time between simulated events")
-	fs.BoolVar(&c.PublicBoards, "public-boards", envBool("PODIUM_PUBLIC_BOARDS", true), "let anyone who reaches the server read boards and the win feed")
+	publicBoards := fs.String("public-boards", env("PODIUM_PUBLIC_BOARDS", ""), "let anyone who reaches the server read boards and the win feed: true or false (default false, true with --demo)")
 	origins := fs.String("allowed-origins", env("PODIUM_ALLOWED_ORIGINS", ""), "extra browser origins allowed to open WebSockets, comma separated")
 	fs.BoolVar(&c.NoMigrate, "no-migrate", envBool("PODIUM_NO_MIGRATE", false), "do not apply migrations on serve")
 	fs.IntVar(&c.Committers, "committers", envInt("PODIUM_COMMITTERS"), "parallel committing goroutines (0: 1 for SQLite, 4 for Postgres)")
@@ -88,6 +100,14 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDur("PODIUM_SHUTDOWN_TIMEOUT", 15*time.Second), "longest graceful shutdown")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, nil, err
+	}
+	c.PublicBoards = c.Demo
+	if *publicBoards != "" {
+		b, err := strconv.ParseBool(*publicBoards)
+		if err != nil {
+			return Config{}, nil, fmt.Errorf("PODIUM_PUBLIC_BOARDS %q: use true or false", *publicBoards)
+		}
+		c.PublicBoards = b
 	}
 	for _, o := range strings.Split(*origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -111,11 +131,11 @@ func (c *Config) validate() error {
 	if (c.DatabaseURL == "") != (c.RedisURL == "") {
 		errs = append(errs, errors.New("production mode needs both DATABASE_URL and REDIS_URL (set neither for embedded mode)"))
 	}
-	if c.Production() && c.AdminToken == "" {
-		errs = append(errs, errors.New("production mode needs PODIUM_ADMIN_TOKEN, the same on every node (e.g. openssl rand -hex 32)"))
+	if c.AdminToken != "" && len(c.AdminToken) < 24 {
+		errs = append(errs, errors.New("PODIUM_ADMIN_TOKEN must be at least 24 characters (e.g. openssl rand -hex 32)"))
 	}
-	if c.AdminToken != "" && len(c.AdminToken) < 16 {
-		errs = append(errs, errors.New("PODIUM_ADMIN_TOKEN must be at least 16 characters"))
+	if _, err := game.NormalizeEmail("", c.AdminEmail); err != nil {
+		errs = append(errs, fmt.Errorf("PODIUM_ADMIN_EMAIL %q is not an email address", c.AdminEmail))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("log format %q: use text or json", c.LogFormat))

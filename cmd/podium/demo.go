@@ -38,13 +38,13 @@ func seedDemo(ctx context.Context, e *engine.Engine, out io.Writer, now time.Tim
 	}
 	teams := make([]game.Team, len(demoTeams))
 	for i, name := range demoTeams {
-		if teams[i], err = e.CreateTeam(ctx, game.Team{Name: name}); err != nil {
+		if teams[i], err = e.CreateTeam(ctx, game.Team{Name: name}, game.ActorSystem); err != nil {
 			return err
 		}
 	}
 	var created []game.Rep
 	for i, name := range demoReps {
-		r, err := e.CreateRep(ctx, game.Rep{Name: name, TeamID: teams[i%len(teams)].ID})
+		r, err := e.CreateRep(ctx, game.Rep{Name: name, TeamID: teams[i%len(teams)].ID}, game.ActorSystem)
 		if err != nil {
 			return err
 		}

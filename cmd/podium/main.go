@@ -4,6 +4,8 @@
 //	podium migrate   apply database migrations and exit
 //	podium rebuild   recompute every board from the ledger
 //	podium seed      create the demo company (3 teams, 20 reps)
+//	podium user      create users and issue sign-in links
+//	podium audit     verify or export the audit log
 //
 // With no configuration Podium runs embedded: SQLite in the data directory and
 // in-process boards. DATABASE_URL and REDIS_URL switch to production mode.
@@ -11,8 +13,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -55,11 +55,13 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	switch cmd {
 	case "serve", "migrate", "rebuild", "seed":
+	case "user", "audit":
+		return runAdmin(ctx, cmd, args, getenv, stdout, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: podium [serve|migrate|rebuild|seed] [flags]; podium <command> -h lists the flags")
+		fmt.Fprintln(stdout, "usage: podium [serve|migrate|rebuild|seed|user|audit] [flags]; podium <command> -h lists the flags")
 		return nil
 	default:
-		return fmt.Errorf("unknown command %q: use serve, migrate, rebuild or seed", cmd)
+		return fmt.Errorf("unknown command %q: use serve, migrate, rebuild, seed, user or audit", cmd)
 	}
 	cfg, _, err := parseConfig(cmd, args, getenv, stderr)
 	if err != nil {
@@ -87,9 +89,16 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// relational is what the SQL stores provide: the engine's store and the
+// directory of users, tokens and the audit log.
+type relational interface {
+	engine.Store
+	engine.Directory
+}
+
 // node is a wired set of ports.
 type node struct {
-	store  engine.Store
+	store  relational
 	boards engine.Boards
 	bus    engine.Bus
 	redis  *goredis.Client
@@ -105,7 +114,7 @@ func (n *node) Close() {
 	}
 }
 
-func openStore(ctx context.Context, cfg Config, migrate bool) (engine.Store, string, error) {
+func openStore(ctx context.Context, cfg Config, migrate bool) (relational, string, error) {
 	if cfg.Production() {
 		if migrate {
 			if err := postgres.Migrate(ctx, cfg.DatabaseURL); err != nil {
@@ -197,10 +206,6 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger, 
 		mode = "production"
 	}
 	log.Info("podium is starting", "mode", mode, "stores", n.desc, "url", browseURL(ln.Addr()), "demo", cfg.Demo)
-	token, err := adminToken(cfg, stdout)
-	if err != nil {
-		return err
-	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := engine.NewMetrics()
@@ -217,10 +222,20 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger, 
 			return fmt.Errorf("seed demo: %w", err)
 		}
 	}
+	if err := firstAdmin(ctx, n.store, cfg, publicURL(cfg, ln.Addr()), stdout); err != nil {
+		e.Close(context.Background())
+		return err
+	}
 	srv, err := server.New(server.Config{
-		AdminToken:     token,
+		Directory:      n.store,
+		AdminToken:     cfg.AdminToken,
 		PublicBoards:   cfg.PublicBoards,
+		PublicURL:      cfg.PublicURL,
 		AllowedOrigins: cfg.AllowedOrigins,
+		RateLimit:      cfg.RateLimit,
+		AnonRateLimit:  cfg.AnonRateLimit,
+		LoginRateLimit: cfg.LoginRateLimit,
+		ProxyHeader:    cfg.ProxyHeader,
 		Logger:         log,
 		Registry:       reg,
 	}, e)
@@ -271,28 +286,6 @@ func browseURL(a net.Addr) string {
 		host = "localhost"
 	}
 	return fmt.Sprintf("http://%s/", net.JoinHostPort(host, fmt.Sprint(tcp.Port)))
-}
-
-// adminToken returns the configured token or, in embedded mode, the one kept in
-// the data directory, generating and printing it once on first start.
-func adminToken(cfg Config, stdout io.Writer) (string, error) {
-	if cfg.AdminToken != "" {
-		return cfg.AdminToken, nil
-	}
-	path := filepath.Join(cfg.DataDir, "admin-token")
-	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 16 {
-		return strings.TrimSpace(string(b)), nil
-	}
-	var raw [24]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return "", err
-	}
-	tok := hex.EncodeToString(raw[:])
-	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("store admin token: %w", err)
-	}
-	fmt.Fprintf(stdout, "\n  Admin token (shown once, kept in %s):\n\n    %s\n\n  Use it as: Authorization: Bearer <token>\n\n", path, tok)
-	return tok, nil
 }
 
 func redactURL(u string) string {

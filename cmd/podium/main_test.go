@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +19,7 @@ import (
 
 	"podium/engine"
 	"podium/internal/testsvc"
+	"podium/internal/wstest"
 	"podium/store/postgres"
 )
 
@@ -123,31 +125,51 @@ type wsClient struct {
 	conn    *websocket.Conn
 	msgs    chan map[string]any
 	pending []map[string]any // received, not yet matched by await
+	closed  chan int         // the close code, once the server closed the socket
 }
 
+// awaitClose waits for the server to close the socket and returns the code.
+func (c *wsClient) awaitClose(what string) int {
+	c.t.Helper()
+	select {
+	case code := <-c.closed:
+		return code
+	case <-time.After(10 * time.Second):
+		c.t.Fatalf("the socket was not closed within 10s: %s", what)
+	}
+	return 0
+}
+
+// dialWS opens a live connection with the operator token.
 func dialWS(t *testing.T, n *runningNode) *wsClient {
 	t.Helper()
-	conn, _, err := websocket.DefaultDialer.Dial("ws://"+n.addr+"/ws", nil)
+	return dialWSWith(t, n, http.Header{"Authorization": {"Bearer " + token}}, nil)
+}
+
+// dialWSWith opens a live connection with the given upgrade headers and
+// subprotocols (a display token travels as "bearer.<token>").
+func dialWSWith(t *testing.T, n *runningNode, hdr http.Header, protocols []string) *wsClient {
+	t.Helper()
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, Subprotocols: protocols}
+	conn, _, err := d.Dial("ws://"+n.addr+"/ws", hdr)
 	if err != nil {
 		t.Fatalf("dial ws: %v", err)
 	}
-	c := &wsClient{t: t, conn: conn, msgs: make(chan map[string]any, 1024)}
+	c := &wsClient{t: t, conn: conn, msgs: make(chan map[string]any, 1024), closed: make(chan int, 1)}
 	go func() {
 		defer close(c.msgs)
 		for {
 			_, b, err := conn.ReadMessage()
 			if err != nil {
+				code := 0
+				var ce *websocket.CloseError
+				if errors.As(err, &ce) {
+					code = ce.Code
+				}
+				c.closed <- code
 				return
 			}
-			var batch []map[string]any
-			if len(b) > 0 && b[0] == '[' {
-				_ = json.Unmarshal(b, &batch)
-			} else {
-				var m map[string]any
-				_ = json.Unmarshal(b, &m)
-				batch = append(batch, m)
-			}
-			for _, m := range batch {
+			for _, m := range wstest.Messages(b) {
 				c.msgs <- m
 			}
 		}
@@ -263,10 +285,12 @@ func TestEmbeddedEndToEnd(t *testing.T) {
 	ws.await("board delta", isBoardUpdateWith(reps[0], 150000))
 	ws.await("feed event", isFeedWin("Deal E-1"))
 
-	// A rep channel is private: refused without the token, allowed after auth.
-	ws.send(map[string]any{"op": "subscribe", "channel": fmt.Sprintf("rep:%d", reps[0])})
-	ws.await("forbidden", func(m map[string]any) bool { return m["type"] == "error" && m["code"] == "forbidden" })
-	ws.send(map[string]any{"op": "auth", "token": token})
+	// A rep channel is private: a TV's display token is refused it, the
+	// operator token may read it.
+	tv := n.post(t, "/api/v1/tokens", `{"kind":"display","name":"TV","channels":["board:revenue:month:company","feed"]}`, 201)
+	tvWS := dialWSWith(t, n, nil, []string{"podium.v1", "bearer." + tv["secret"].(string)})
+	tvWS.send(map[string]any{"op": "subscribe", "channel": fmt.Sprintf("rep:%d", reps[0])})
+	tvWS.await("forbidden", func(m map[string]any) bool { return m["type"] == "error" && m["code"] == "forbidden" })
 	ws.send(map[string]any{"op": "subscribe", "channel": fmt.Sprintf("rep:%d", reps[0])})
 	ws.await("rep subscribed", func(m map[string]any) bool {
 		return m["type"] == "subscribed" && strings.HasPrefix(m["channel"].(string), "rep:")
@@ -302,13 +326,18 @@ func TestEmbeddedEndToEnd(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	resp, err := http.Get(n.url("/metrics"))
+	if resp, err := http.Get(n.url("/metrics")); err != nil || resp.StatusCode != 401 {
+		t.Fatalf("metrics without a token: %v %v, want 401", err, resp)
+	}
+	mreq, _ := http.NewRequest("GET", n.url("/metrics"), nil)
+	mreq.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(mreq)
 	if err != nil {
 		t.Fatal(err)
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !bytes.Contains(metrics, []byte(`podium_ingest_total{code="ok",kind="deal"} 2`)) || !bytes.Contains(metrics, []byte("podium_ws_connections 1")) {
+	if !bytes.Contains(metrics, []byte(`podium_ingest_total{code="ok",kind="deal"} 2`)) || !bytes.Contains(metrics, []byte("podium_ws_connections 2")) {
 		t.Fatalf("metrics lack ingest or connection counts:\n%s", metrics)
 	}
 
