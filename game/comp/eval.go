@@ -284,7 +284,7 @@ func (c *Component) spiffPay(d DealCredit) (decimal.Decimal, string) {
 	case !matches(nil, c.DealTypes, d):
 		return decimal.Zero, fmt.Sprintf("its type %q is not %s", d.Type, orList(c.DealTypes))
 	case d.whole().LessThan(c.MinAmount):
-		return decimal.Zero, fmt.Sprintf("the deal is under the minimum of %s", c.MinAmount)
+		return decimal.Zero, "the deal is under the minimum of " + group(c.MinAmount.String())
 	case c.Window != nil && (d.CloseDay == "" || d.CloseDay < c.Window.From || d.CloseDay > c.Window.To):
 		return decimal.Zero, fmt.Sprintf("it did not close between %s and %s", c.Window.From, c.Window.To)
 	case !c.Rate.IsZero():

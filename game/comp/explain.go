@@ -52,6 +52,14 @@ func pctLabel(d decimal.Decimal) string {
 	return formatPct(d) + " %"
 }
 
+// goalLabel names an attainment as a goal: "quota", "150 % of quota".
+func goalLabel(d decimal.Decimal) string {
+	if d.Equal(hundred) {
+		return "quota"
+	}
+	return formatPct(d) + " % of quota"
+}
+
 // bandLabel names the band of a rate table from from to to (nil: no end).
 func bandLabel(from decimal.Decimal, to *decimal.Decimal) string {
 	switch {
@@ -232,9 +240,9 @@ func (c *Component) explain(b, a State, currency string) []Part {
 			is := a.Credited.GreaterThanOrEqual(ofQuota(a.Quota, st.At))
 			switch {
 			case is && !was:
-				parts = append(parts, Part{Label: "bonus for reaching " + pctLabel(st.At) + " of quota", Pay: st.Amount})
+				parts = append(parts, Part{Label: "bonus for reaching " + goalLabel(st.At), Pay: st.Amount})
 			case was && !is:
-				parts = append(parts, Part{Label: "bonus for " + pctLabel(st.At) + " of quota, no longer reached", Pay: st.Amount.Neg()})
+				parts = append(parts, Part{Label: "bonus for " + goalLabel(st.At) + ", no longer reached", Pay: st.Amount.Neg()})
 			}
 		}
 	case KindOverride:

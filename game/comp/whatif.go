@@ -173,10 +173,6 @@ func NextStep(p Plan, s State) (*Next, error) {
 	for i, u := range next.Unlocks {
 		texts[i] = u.Text
 	}
-	goal := "quota"
-	if !next.At.Equal(hundred) {
-		goal = formatPct(next.At) + " % of quota"
-	}
-	next.Text = fmt.Sprintf("%s more to reach %s: %s (%s more pay)", FormatMoney(next.Distance, p.Currency), goal, strings.Join(texts, ", "), FormatMoney(next.Gain, p.Currency))
+	next.Text = fmt.Sprintf("%s more to reach %s: %s (%s more pay)", FormatMoney(next.Distance, p.Currency), goalLabel(next.At), strings.Join(texts, ", "), FormatMoney(next.Gain, p.Currency))
 	return next, nil
 }
