@@ -42,7 +42,8 @@
 
   const params = new URLSearchParams(window.location.search);
 
-  function pick(name, allowed, fallback) {
+  function pick(names, allowed, fallback) {
+    const name = names.find((n) => params.has(n)) || names[0];
     const v = (params.get(name) || '').trim().toLowerCase();
     if (v === '') return fallback;
     if (allowed.includes(v)) return v;
@@ -50,8 +51,10 @@
     return fallback;
   }
 
-  const metric = pick('board', Object.keys(METRICS), 'revenue');
-  const period = pick('period', Object.keys(PERIODS), 'month');
+  // "metric" is what the server's display links say, "board" what older
+  // bookmarks say: both name the board.
+  const metric = pick(['board', 'metric'], Object.keys(METRICS), 'revenue');
+  const period = pick(['period'], Object.keys(PERIODS), 'month');
   let scope = (params.get('scope') || 'company').trim().toLowerCase();
   if (!/^(company|team-[1-9][0-9]{0,17})$/.test(scope)) {
     console.warn(`podium: unknown scope "${scope}", using "company"`);
@@ -69,10 +72,17 @@
     console.warn('podium: ignoring invalid locale', err);
   }
 
-  // On a server without public boards the TV carries a read token in the URL
+  // On a server without public boards a TV carries a display token in the URL
   // fragment (#token=…), which the browser never sends in a request or a
-  // Referer; it goes to the server as the first message of each connection.
+  // Referer. It goes to the server as the WebSocket subprotocol
+  // "bearer.<token>" (a browser cannot set headers on the upgrade) and as a
+  // bearer header on the one REST call that checks access. Without a token
+  // the page relies on the signed-in browser's session cookie.
   const token = new URLSearchParams(window.location.hash.slice(1)).get('token') || '';
+  // A subprotocol is an HTTP token (RFC 9110 tchar): anything else makes the
+  // WebSocket constructor throw, so a mangled link is caught up front.
+  const tokenValid = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(token);
+  const SUBPROTOCOL = 'podium.v1';
 
   const BOARD_CHANNEL = `board:${metric}:${period}:${scope}`;
   const FEED_CHANNEL = 'feed';
@@ -92,6 +102,8 @@
     rows: $('rows'),
     empty: $('empty'),
     notice: $('notice'),
+    noticeTitle: $('notice-title'),
+    noticeBody: $('notice-body'),
     celebration: $('celebration'),
     confetti: $('confetti'),
     bannerText: $('banner-text'),
@@ -548,6 +560,7 @@
   let reconnectTimer = 0;
   let openedAt = 0;
   let stopped = false;
+  let checking = false; // an access check is under way; it decides what comes next
   let everOpened = false;
   let offlineSince = Date.now(); // when the wall last lost its connection (or the page loaded)
 
@@ -592,35 +605,61 @@
     if (state === 'connecting') label = 'Connecting…';
     else if (state === 'reconnecting') {
       label = stale ? `Offline since ${clockFormat.format(new Date(offlineSince))} · reconnecting…` : 'Reconnecting…';
-    } else if (state === 'unauthorized') label = 'Signed out';
+    } else if (state === 'unauthorized') label = 'No access';
     setText(els.statusLabel, label);
+  }
+
+  // showNotice covers the wall with a message for whoever looks after the
+  // TV. A screen without access stops for good: retrying cannot help, would
+  // hammer the server, and must not leave the last numbers up as if live.
+  function showNotice(title, body, stop) {
+    setText(els.noticeTitle, title);
+    setText(els.noticeBody, body);
+    els.notice.hidden = false;
+    if (!stop) return;
+    stopped = true;
+    clearTimeout(reconnectTimer);
+    celebrations.length = 0;
+    nextCelebration();
+    els.board.hidden = true;
+    setStatus('unauthorized');
+  }
+
+  function showRevoked() {
+    showNotice("This screen's access was revoked.", 'Ask an admin for a new display link.', true);
   }
 
   function connect() {
     clearTimeout(reconnectTimer);
     reconnectTimer = 0;
     if (stopped) return;
+    if (token && !tokenValid) {
+      console.warn('podium: the token in the address is not a token; the display link was cut or changed');
+      showNotice("This screen's display link is broken.", 'Ask an admin for a new display link.', true);
+      return;
+    }
     setStatus(everOpened ? 'reconnecting' : 'connecting');
     let sock;
     try {
-      sock = new WebSocket(wsURL());
+      sock = new WebSocket(wsURL(), token ? [SUBPROTOCOL, `bearer.${token}`] : [SUBPROTOCOL]);
     } catch (err) {
       console.error('podium: cannot open WebSocket', err);
       scheduleReconnect();
       return;
     }
     ws = sock;
+    let opened = false;
     const handshakeTimer = setTimeout(() => {
       if (sock.readyState === WebSocket.CONNECTING) sock.close(); // fires 'close', which retries
     }, CONNECT_TIMEOUT_MS);
     sock.addEventListener('open', () => {
       clearTimeout(handshakeTimer);
       if (ws !== sock) return;
+      opened = true;
       openedAt = Date.now();
       everOpened = true;
       resyncing.clear();
       setStatus('live');
-      if (token) send({ op: 'auth', token });
       for (const ch of CHANNELS) subscribe(ch);
     });
     sock.addEventListener('message', (ev) => {
@@ -631,23 +670,60 @@
       clearTimeout(handshakeTimer);
       if (ws !== sock) return;
       ws = null;
-      onClose(ev);
+      onClose(ev, opened);
     });
     // 'error' is always followed by 'close', which does the work.
   }
 
-  function onClose(ev) {
+  function onClose(ev, opened) {
     if (openedAt !== 0 && Date.now() - openedAt >= STABLE_CONNECTION_MS) attempt = 0;
     openedAt = 0;
-    if (ev.code === 4001) {
-      // Unauthorized: retrying cannot help and would hammer the server.
-      stopped = true;
-      console.warn('podium: the server closed the connection: unauthorized', ev.reason);
-      setStatus('unauthorized');
-      els.notice.hidden = false;
+    if (ev.code === 4001 && token) {
+      // The display token was revoked: only a new link helps.
+      console.warn('podium: the server closed the connection: access revoked', ev.reason);
+      showRevoked();
       return;
     }
     console.info(`podium: connection closed (${ev.code}${ev.reason ? ` ${ev.reason}` : ''}), reconnecting`);
+    if (ev.code === 4001 || !opened) {
+      // A session that ended (4001) or a handshake the server refused
+      // looks, from here, like a network failure: ask the server.
+      checkAccess();
+      return;
+    }
+    scheduleReconnect();
+  }
+
+  // checkAccess asks the REST API, which answers with a status the page can
+  // read, whether the page's credentials still read its board: 401 means a
+  // display token that no longer works, or a browser that must sign in;
+  // anything else (the server unreachable, busy, restarting) is retried.
+  async function checkAccess() {
+    checking = true;
+    setStatus(everOpened ? 'reconnecting' : 'connecting');
+    let status = 0;
+    try {
+      const res = await fetch(`/api/v1/boards/${metric}/${period}/${scope}?top=1`, {
+        headers: token ? { Authorization: `Bearer ${token}` } : {},
+        credentials: token ? 'omit' : 'same-origin',
+        cache: 'no-store',
+      });
+      status = res.status;
+    } catch (err) {
+      // Unreachable: the reconnect below keeps trying.
+    }
+    checking = false;
+    if (stopped) return;
+    if (status === 401) {
+      if (token) {
+        showRevoked();
+      } else {
+        stopped = true;
+        const next = window.location.pathname + window.location.search;
+        window.location.replace(new URL(`signin.html?next=${encodeURIComponent(next)}`, window.location.href).href);
+      }
+      return;
+    }
     scheduleReconnect();
   }
 
@@ -697,11 +773,14 @@
         if (msg.channel === FEED_CHANNEL) onEvent(msg);
         break;
       case 'subscribed':
-      case 'authenticated':
         break;
       case 'error':
-        // Nothing for the room to read; whoever set the TV up checks the console.
+        // Whoever set the TV up checks the console.
         console.warn(`podium: server error ${msg.code || ''} on ${msg.channel || 'connection'}: ${msg.message || ''}`);
+        if (msg.code === 'forbidden' && msg.channel === BOARD_CHANNEL) {
+          // A display token reads only the boards it was made for.
+          showNotice("This screen may not show this board.", 'Ask an admin for a display link for this board.', false);
+        }
         break;
       default:
         break;
@@ -733,7 +812,7 @@
   }
 
   window.addEventListener('online', () => {
-    if (!ws && !stopped) {
+    if (!ws && !stopped && !checking) {
       attempt = 0;
       connect();
     }

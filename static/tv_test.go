@@ -1,18 +1,15 @@
 package static
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io/fs"
-	"net/http"
-	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,26 +18,14 @@ import (
 	"podium/internal/browsertest"
 )
 
-// strictCSP is the policy the server is going to send with the page: no
-// inline script or style, no eval. The test fails on any violation of it.
-const strictCSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; " +
-	"style-src 'self'; script-src 'self'; frame-ancestors 'none'"
-
-// canaryPath serves a page that breaks the CSP on purpose.
-const canaryPath = "/csp-canary.html"
-
-// cspMarker prefixes the console line that the securitypolicyviolation
-// listener writes, so that the test can tell a violation from other errors.
-const cspMarker = "podium-test-csp-violation:"
-
 // TestTVBoard drives the TV board in a real headless Chromium against a fake
-// /ws endpoint: subscriptions, snapshot, delta, celebration, reconnect with
-// resume, period rollover and sign-out, all under the strict CSP.
+// server: subscriptions, snapshot, delta, celebration, reconnect with
+// resume, period rollover and a session closed by the server, all under the
+// strict CSP.
 func TestTVBoard(t *testing.T) {
 	chrome := browsertest.ChromiumPath(t)
-	hub := newFakeHub()
-	srv := httptest.NewServer(testMux(t, hub))
-	t.Cleanup(srv.Close)
+	srv := newFakeServer(t)
+	hub := srv.hub
 	browserCtx := browsertest.NewBrowser(t, chrome)
 
 	// First prove, in a tab of its own, that the CSP watch sees each kind of
@@ -58,6 +43,11 @@ func TestTVBoard(t *testing.T) {
 	b := newTab(t, browserCtx)
 	b.Navigate(srv.URL + "/?board=revenue&period=month&locale=en-US")
 	conn := hub.next(t)
+	// No token in the address: the page asks for the live protocol alone
+	// and relies on the browser's cookie (here: public boards).
+	if !reflect.DeepEqual(conn.protocols, []string{subprotocol}) || conn.ws.Subprotocol() != subprotocol {
+		t.Errorf("subprotocols asked %q, agreed %q; want only %q", conn.protocols, conn.ws.Subprotocol(), subprotocol)
+	}
 	conn.expectSubscribes(t, map[string]*since{
 		"board:revenue:month:company": nil,
 		"feed":                        nil,
@@ -218,72 +208,166 @@ func TestTVBoard(t *testing.T) {
 		t.Errorf("period after rollover = %q, want %q", got, "December 2026")
 	}
 
-	// Unauthorized (4001): show the notice and stop knocking.
-	conn.closeWith(t, 4001, "unauthorized")
-	b.waitState("unauthorized")
-	if !b.EvalBool(`!document.getElementById('notice').hidden`) {
-		t.Error("no sign-in notice after close code 4001")
+	// The server closes the connection as unauthorized (4001), as it does
+	// when a person's account changed. Without a token the page asks the
+	// API whether it may still read the board; it may, so it comes back and
+	// resumes where it was.
+	conn.closeWith(t, 4001, "signed out or access revoked")
+	conn = hub.next(t)
+	conn.expectSubscribes(t, map[string]*since{
+		"board:revenue:month:company": {Offset: 10, Epoch: "e1"},
+		"feed":                        {Offset: 14, Epoch: "e2"},
+	})
+	b.waitState("live")
+	if checks := srv.sent("GET", "/api/v1/boards/revenue/month/company"); len(checks) != 1 || checks[0].Auth != "" {
+		t.Errorf("access checks after 4001 = %+v, want one, with no token", checks)
 	}
-	if c := hub.within(1500 * time.Millisecond); c != nil {
-		t.Error("the page reconnected after close code 4001")
-		c.ws.Close()
+	if !b.EvalBool(`document.getElementById('notice').hidden`) {
+		t.Errorf("a notice covers the board after a 4001 it recovered from: %q", b.Text("#notice"))
 	}
 
-	// Another board from the URL, with a token in the fragment: the page
-	// authenticates before it subscribes.
+	b.expectNoProblems()
+}
+
+// TestTVBoardAccess drives the TV board through what its credentials
+// decide: a display token goes to the server as the "bearer.<token>"
+// subprotocol (and never in a message); a board the token does not cover, a
+// token revoked while the page is open (4001) or before it opens (the
+// upgrade refused), each show a full-screen notice and the page stops
+// knocking; and a browser without a token where boards are not public is
+// sent to the sign-in page, which is told where to come back to.
+func TestTVBoardAccess(t *testing.T) {
+	chrome := browsertest.ChromiumPath(t)
+	srv := newFakeServer(t)
+	srv.setPublic(false)
+	hub := srv.hub
+	b := newTab(t, browsertest.NewBrowser(t, chrome))
+
 	b.Navigate(srv.URL + "/?board=points&period=all&scope=team-2&title=Crew%20Cup&locale=en-US#token=s3cret")
-	conn = hub.next(t)
-	if m := conn.receive(t); m.Op != "auth" || m.Token != "s3cret" {
-		t.Errorf("first message = %+v, want auth with the token from the URL fragment", m)
+	conn := hub.next(t)
+	if want := []string{subprotocol, "bearer.s3cret"}; !reflect.DeepEqual(conn.protocols, want) {
+		t.Errorf("subprotocols asked = %q, want %q", conn.protocols, want)
 	}
+	if got := conn.ws.Subprotocol(); got != subprotocol {
+		t.Errorf("subprotocol agreed = %q, want %q", got, subprotocol)
+	}
+	if conn.who != "token:s3cret" {
+		t.Errorf("the upgrade was authenticated as %q, want the token from the URL fragment", conn.who)
+	}
+	// Subscribes only: there is no auth message any more.
 	conn.expectSubscribes(t, map[string]*since{"board:points:all:team-2": nil, "feed": nil})
+	b.waitState("live")
 	if got := b.Text("#title"); got != "Crew Cup" {
 		t.Errorf("title override = %q, want %q", got, "Crew Cup")
 	}
 
-	for _, p := range b.Problems() {
-		t.Errorf("browser console: %s", p)
+	// The token does not cover this board: say so on the wall.
+	conn.send(t, map[string]any{
+		"type": "error", "code": "forbidden", "channel": "board:points:all:team-2",
+		"message": "you may not read board:points:all:team-2",
+	})
+	b.waitFor("the notice about the board", func() bool { return b.visible("notice") })
+	if got, want := b.Text("#notice-title"), "This screen may not show this board."; got != want {
+		t.Errorf("notice = %q, want %q", got, want)
 	}
+
+	// The token is revoked while the page is open: the server closes the
+	// socket with 4001. The page covers the board and stops knocking.
+	srv.revoke("s3cret")
+	conn.closeWith(t, 4001, "signed out or access revoked")
+	b.waitState("unauthorized")
+	b.expectRevoked()
+	if c := hub.within(1500 * time.Millisecond); c != nil {
+		t.Error("the page reconnected after close code 4001")
+		c.ws.Close()
+	}
+	if checks := srv.sent("GET", "/api/v1/boards/points/all/team-2"); len(checks) != 0 {
+		t.Errorf("the page checked its access after a 4001 that says it all: %+v", checks)
+	}
+
+	// The same link opened again, after the revocation: the upgrade is
+	// refused (the page sees only a socket that closed), so the page asks
+	// the REST API with its token, which says 401.
+	b.Navigate(srv.URL + "/?metric=deals&period=week&locale=en-US#token=s3cret")
+	b.waitState("unauthorized")
+	b.expectRevoked()
+	checks := srv.sent("GET", "/api/v1/boards/deals/week/company")
+	if len(checks) != 1 || checks[0].Auth != "Bearer s3cret" {
+		t.Errorf("access checks = %+v, want one with the token as a bearer header", checks)
+	}
+	if got := b.Text("#title"); got != "Deals won — this week" {
+		t.Errorf("heading from the display link's metric = %q, want %q", got, "Deals won — this week")
+	}
+
+	// No token, no session, boards not public: off to the sign-in page,
+	// which knows where to come back to.
+	b.Navigate(srv.URL + "/?board=deals&period=week&locale=en-US")
+	b.waitFor("the sign-in page", func() bool { return b.visible("signin-form") })
+	if got, want := b.location(), "/signin.html?next="+url.QueryEscape("/?board=deals&period=week&locale=en-US"); got != want {
+		t.Errorf("sent to %s, want %s", got, want)
+	}
+
+	b.expectNoProblems()
 }
 
 // TestAssetsHaveNoInlineCode catches what the strict CSP would block even
 // where no browser is installed: inline scripts, <style> blocks, style
 // attributes, inline event handlers, javascript: URLs and eval.
 func TestAssetsHaveNoInlineCode(t *testing.T) {
-	html, err := fs.ReadFile(FS, "index.html")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tag := range regexp.MustCompile(`(?i)<script\b[^>]*>`).FindAll(html, -1) {
-		if !regexp.MustCompile(`(?i)\ssrc\s*=`).Match(tag) {
-			t.Errorf("index.html has an inline script: %s", tag)
+	scriptTag, withSrc := regexp.MustCompile(`(?i)<script\b[^>]*>`), regexp.MustCompile(`(?i)\ssrc\s*=`)
+	for name, html := range embedded(t, "*.html", "index.html", "signin.html") {
+		for _, tag := range scriptTag.FindAll(html, -1) {
+			if !withSrc.Match(tag) {
+				t.Errorf("%s has an inline script: %s", name, tag)
+			}
 		}
+		forbid(t, name, html, "has inline code the CSP blocks",
+			regexp.MustCompile(`(?i)<style\b`),
+			regexp.MustCompile(`(?i)\sstyle\s*=`),
+			regexp.MustCompile(`(?i)\son[a-z]+\s*=`),
+			regexp.MustCompile(`(?i)javascript:`),
+		)
 	}
-	for _, bad := range []*regexp.Regexp{
-		regexp.MustCompile(`(?i)<style\b`),
-		regexp.MustCompile(`(?i)\sstyle\s*=`),
-		regexp.MustCompile(`(?i)\son[a-z]+\s*=`),
-		regexp.MustCompile(`(?i)javascript:`),
-	} {
-		if loc := bad.FindIndex(html); loc != nil {
-			t.Errorf("index.html has inline code the CSP blocks: %q", html[loc[0]:loc[1]])
-		}
+	for name, js := range embedded(t, "*.js", "tv.js", "signin.js") {
+		forbid(t, name, js, "uses",
+			regexp.MustCompile(`\beval\s*\(`),
+			regexp.MustCompile(`\bnew\s+Function\b`),
+			regexp.MustCompile(`set(?:Timeout|Interval)\(\s*['"`+"`"+`]`),
+			regexp.MustCompile(`setAttribute\(\s*['"]style['"]|\.style\.cssText|\.style\.[a-zA-Z]+\s*=`),
+			// Not a CSP rule, ours: names and deal names come from a CRM.
+			regexp.MustCompile(`\.innerHTML\b|\.outerHTML\b|insertAdjacentHTML|document\.write`),
+		)
 	}
+}
 
-	js, err := fs.ReadFile(FS, "tv.js")
+// embedded returns the embedded files that match pattern, by name, and
+// fails the test when one of want is not among them.
+func embedded(t *testing.T, pattern string, want ...string) map[string][]byte {
+	t.Helper()
+	names, err := fs.Glob(FS, pattern)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, bad := range []*regexp.Regexp{
-		regexp.MustCompile(`\beval\s*\(`),
-		regexp.MustCompile(`\bnew\s+Function\b`),
-		regexp.MustCompile(`set(?:Timeout|Interval)\(\s*['"` + "`" + `]`),
-		regexp.MustCompile(`setAttribute\(\s*['"]style['"]|\.style\.cssText|\.style\.[a-zA-Z]+\s*=`),
-		// Not a CSP rule, ours: names and deal names come from a CRM.
-		regexp.MustCompile(`\.innerHTML\b|\.outerHTML\b|insertAdjacentHTML|document\.write`),
-	} {
-		if loc := bad.FindIndex(js); loc != nil {
-			t.Errorf("tv.js uses %q", js[loc[0]:loc[1]])
+	files := map[string][]byte{}
+	for _, name := range names {
+		if files[name], err = fs.ReadFile(FS, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, w := range want {
+		if files[w] == nil {
+			t.Errorf("%s is not embedded", w)
+		}
+	}
+	return files
+}
+
+// forbid reports each pattern found in the file src.
+func forbid(t *testing.T, name string, src []byte, what string, patterns ...*regexp.Regexp) {
+	t.Helper()
+	for _, bad := range patterns {
+		if loc := bad.FindIndex(src); loc != nil {
+			t.Errorf("%s %s: %q", name, what, src[loc[0]:loc[1]])
 		}
 	}
 }
@@ -317,186 +401,6 @@ type row struct {
 	Name  string `json:"name"`
 	Team  string `json:"team"`
 	Value string `json:"value"`
-}
-
-// testMux serves the embedded FS under the strict CSP, the fake /ws, and a
-// canary page that breaks the CSP on purpose.
-func testMux(t *testing.T, hub *fakeHub) http.Handler {
-	t.Helper()
-	if _, err := fs.Stat(FS, "index.html"); err != nil {
-		t.Fatalf("embedded FS: %v", err)
-	}
-	files := http.FileServer(http.FS(FS))
-	mux := http.NewServeMux()
-	mux.Handle("/ws", hub)
-	// The canary has no icon link, so say there is none rather than 404.
-	mux.HandleFunc("/favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	mux.HandleFunc(canaryPath, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Security-Policy", strictCSP)
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprint(w, `<!doctype html><title>canary</title>`+
-			`<style>body{color:red}</style><p style="color:red">x</p><script>document.title='x'</script>`)
-	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Security-Policy", strictCSP)
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		files.ServeHTTP(w, r)
-	})
-	return mux
-}
-
-// ---- fake WebSocket endpoint --------------------------------------------------------
-
-// since mirrors the resume position a client sends with a subscribe.
-type since struct {
-	Offset int64  `json:"offset"`
-	Epoch  string `json:"epoch"`
-}
-
-type clientMsg struct {
-	Op      string `json:"op"`
-	Token   string `json:"token"`
-	Channel string `json:"channel"`
-	Since   *since `json:"since"`
-}
-
-// fakeHub accepts WebSocket connections at /ws and hands each to the test.
-// The default Upgrader checks that the Origin is the page's own host.
-type fakeHub struct {
-	upgrader websocket.Upgrader
-	conns    chan *fakeConn
-
-	mu   sync.Mutex
-	gate chan struct{} // when set, handshakes wait until it is closed
-}
-
-func newFakeHub() *fakeHub {
-	return &fakeHub{
-		upgrader: websocket.Upgrader{HandshakeTimeout: 5 * time.Second},
-		conns:    make(chan *fakeConn, 8),
-	}
-}
-
-func (h *fakeHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.mu.Lock()
-	gate := h.gate
-	h.mu.Unlock()
-	if gate != nil {
-		select {
-		case <-gate:
-		case <-r.Context().Done():
-			return
-		}
-	}
-	ws, err := h.upgrader.Upgrade(w, r, nil)
-	if err != nil {
-		return // the Upgrader has already answered with an HTTP error
-	}
-	c := &fakeConn{ws: ws, msgs: make(chan clientMsg, 64), done: make(chan struct{})}
-	go c.read()
-	h.conns <- c
-}
-
-// hold makes new handshakes wait until the returned func is called.
-func (h *fakeHub) hold() (release func()) {
-	gate := make(chan struct{})
-	h.mu.Lock()
-	h.gate = gate
-	h.mu.Unlock()
-	return func() {
-		h.mu.Lock()
-		h.gate = nil
-		h.mu.Unlock()
-		close(gate)
-	}
-}
-
-func (h *fakeHub) next(t *testing.T) *fakeConn {
-	t.Helper()
-	select {
-	case c := <-h.conns:
-		t.Cleanup(func() { c.ws.Close() })
-		return c
-	case <-time.After(15 * time.Second):
-		t.Fatal("the page did not open a WebSocket to /ws")
-		return nil
-	}
-}
-
-func (h *fakeHub) within(d time.Duration) *fakeConn {
-	select {
-	case c := <-h.conns:
-		return c
-	case <-time.After(d):
-		return nil
-	}
-}
-
-// fakeConn is one page connection. Only the test goroutine writes to it; the
-// reader goroutine decodes client messages into msgs.
-type fakeConn struct {
-	ws   *websocket.Conn
-	msgs chan clientMsg
-	done chan struct{}
-}
-
-func (c *fakeConn) read() {
-	defer close(c.done)
-	defer close(c.msgs)
-	for {
-		_, data, err := c.ws.ReadMessage()
-		if err != nil {
-			return
-		}
-		var m clientMsg
-		if err := json.Unmarshal(data, &m); err != nil {
-			m = clientMsg{Op: "invalid JSON: " + string(data)}
-		}
-		c.msgs <- m
-	}
-}
-
-func (c *fakeConn) send(t *testing.T, v any) {
-	t.Helper()
-	data, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	if err := c.ws.WriteMessage(websocket.TextMessage, data); err != nil {
-		t.Fatalf("send to page: %v", err)
-	}
-}
-
-// closeWith sends a close frame with the code and waits for the page to
-// answer it, as a server shutting down cleanly does.
-func (c *fakeConn) closeWith(t *testing.T, code int, reason string) {
-	t.Helper()
-	msg := websocket.FormatCloseMessage(code, reason)
-	if err := c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(5*time.Second)); err != nil {
-		t.Fatalf("close with %d: %v", code, err)
-	}
-	select {
-	case <-c.done:
-	case <-time.After(5 * time.Second):
-		t.Errorf("the page did not answer the close frame (code %d)", code)
-	}
-	c.ws.Close()
-}
-
-// receive returns the next message from the page.
-func (c *fakeConn) receive(t *testing.T) clientMsg {
-	t.Helper()
-	select {
-	case m, ok := <-c.msgs:
-		if !ok {
-			t.Fatal("the page closed the connection")
-		}
-		return m
-	case <-time.After(10 * time.Second):
-		t.Fatal("the page sent nothing")
-		return clientMsg{}
-	}
 }
 
 // expectSubscribes reads one subscribe per channel (in any order) and checks
@@ -549,22 +453,18 @@ func show(m map[string]*since) string {
 
 // ---- browser ------------------------------------------------------------------------
 
-// tab is one browser tab of the TV board test.
-type tab struct {
-	*browsertest.Tab
-}
-
-// newTab opens a 1920×1080 tab in the browser that records console errors,
-// exceptions and CSP violations (marked with cspMarker).
-func newTab(t *testing.T, browserCtx context.Context) *tab {
-	t.Helper()
-	return &tab{browsertest.NewTab(t, browserCtx, browsertest.Options{CSPMarker: cspMarker})}
-}
-
-// waitFor polls cond for up to 10 seconds.
-func (b *tab) waitFor(what string, cond func() bool) {
+// expectRevoked checks that the full-screen notice of a revoked display
+// token covers the wall.
+func (b *tab) expectRevoked() {
 	b.T.Helper()
-	b.WaitFor(what, 10*time.Second, cond)
+	b.waitFor("the revoked notice", func() bool { return b.visible("notice") })
+	got := b.Text("#notice-title") + " " + b.Text("#notice-body")
+	if want := "This screen's access was revoked. Ask an admin for a new display link."; got != want {
+		b.T.Errorf("notice = %q, want %q", got, want)
+	}
+	if b.visible("board") {
+		b.T.Error("the board is still shown behind the revoked notice")
+	}
 }
 
 func (b *tab) rowCount() int {
