@@ -82,18 +82,14 @@ type loginInput struct {
 type sessionAnswer struct {
 	Kind        Kind         `json:"kind"`
 	User        *game.User   `json:"user,omitempty"`
-	Token       *game.Token  `json:"token,omitempty"`
 	CSRFToken   string       `json:"csrf_token,omitempty"`
 	Permissions []Permission `json:"permissions"`
 }
 
 func (s *Server) answer(p Principal) sessionAnswer {
 	a := sessionAnswer{Kind: p.Kind, CSRFToken: p.CSRF, Permissions: []Permission{}}
-	switch p.Kind {
-	case KindUser:
+	if p.Kind == KindUser {
 		a.User = &p.User
-	case KindAPI, KindDisplay:
-		a.Token = &p.Token
 	}
 	for _, perm := range allPermissions {
 		if perm != PermPublic && s.has(p, perm) {
@@ -284,6 +280,9 @@ func (s *Server) changePassword(c *fiber.Ctx) error {
 	u, err := s.dir.User(ctx, p.User.ID)
 	if err != nil {
 		return err
+	}
+	if s.cfg.Lockout.Locked(u, s.now()) {
+		return game.Errorf(game.ERateLimited, "", "too many wrong passwords: try again in %d minutes", int(u.LockedUntil.Sub(s.now()).Minutes())+1)
 	}
 	ok, err := s.hasher.verify(ctx, in.CurrentPassword, u.PasswordHash)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -382,14 +383,29 @@ func EachAudit(ctx context.Context, dir engine.Directory, fn func(game.AuditEntr
 	}
 }
 
-// VerifyAudit checks the whole chain and returns the entries checked.
-func VerifyAudit(ctx context.Context, dir engine.Directory) (int64, error) {
+// VerifyAudit checks the whole chain. It returns the entries that verified
+// and, when the chain is broken, what is wrong (broken); err is a failure to
+// read the log, which says nothing about its integrity.
+func VerifyAudit(ctx context.Context, dir engine.Directory) (checked int64, broken, err error) {
 	var v game.AuditVerifier
-	if err := EachAudit(ctx, dir, v.Add); err != nil {
-		return 0, err
+	err = EachAudit(ctx, dir, func(e game.AuditEntry) error {
+		if broken = v.Add(e); broken != nil {
+			return errStop
+		}
+		checked++
+		return nil
+	})
+	if broken != nil {
+		return checked, broken, nil
 	}
-	return v.Done()
+	if err != nil {
+		return checked, nil, err
+	}
+	checked, broken = v.Done()
+	return checked, broken, nil
 }
+
+var errStop = errors.New("stop")
 
 type verifyAnswer struct {
 	OK      bool   `json:"ok"`
@@ -398,12 +414,12 @@ type verifyAnswer struct {
 }
 
 func (s *Server) auditVerify(c *fiber.Ctx) error {
-	n, err := VerifyAudit(c.UserContext(), s.dir)
+	n, broken, err := VerifyAudit(c.UserContext(), s.dir)
 	if err != nil {
-		if ge := game.AsError(err); ge != nil || c.UserContext().Err() != nil {
-			return err
-		}
-		return c.JSON(verifyAnswer{OK: false, Entries: n, Problem: err.Error()})
+		return err
+	}
+	if broken != nil {
+		return c.JSON(verifyAnswer{OK: false, Entries: n, Problem: broken.Error()})
 	}
 	return c.JSON(verifyAnswer{OK: true, Entries: n})
 }

@@ -86,7 +86,7 @@ func (s *Server) has(p Principal, perm Permission) bool {
 	}
 	switch p.Kind {
 	case KindOperator:
-		return true
+		return perm != PermSelf // a token, not a person: it has no account
 	case KindUser:
 		if p.User.Role == game.RoleAdmin {
 			return true
@@ -180,6 +180,7 @@ func (s *Server) authorize(r route) fiber.Handler {
 		}
 		p, err := s.authenticate(c, false)
 		if err != nil {
+			s.authFailed(c)
 			return err
 		}
 		if !s.has(p, r.Perm) || !s.objectAllowed(c, p, r.Object) {
@@ -226,6 +227,9 @@ func principalOf(c *fiber.Ctx) Principal {
 // that is wrong, expired or revoked is an error, not anonymous, so a
 // mistake is noticed.
 func (s *Server) authenticate(c *fiber.Ctx, upgrade bool) (Principal, error) {
+	if s.tooManyFailures(c) {
+		return Principal{}, game.Errorf(game.ERateLimited, "", "too many requests with wrong credentials from your address; wait a minute")
+	}
 	if auth := c.Get(fiber.HeaderAuthorization); auth != "" {
 		scheme, tok, ok := strings.Cut(auth, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") {

@@ -399,3 +399,21 @@ func TestAuditThroughTheAPI(t *testing.T) {
 		t.Errorf("export: %d %s, %d lines for %d entries", s, hdr.Get("Content-Type"), len(lines), len(actions))
 	}
 }
+
+// TestMadeUpTokensAreLimited: rotating made-up tokens (each its own
+// rate-limit bucket) is cut off per address after a few failures.
+func TestMadeUpTokensAreLimited(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.LoginRateLimit = 1 })
+	for i := range h.s.failureLimit() {
+		if s, _, _ := h.do("GET", "/api/v1/reps", fmt.Sprintf("pod_api_madeup%d", i), "", nil); s != 401 {
+			t.Fatalf("made-up token %d: %d, want 401", i, s)
+		}
+	}
+	if s, b, _ := h.do("GET", "/api/v1/reps", "pod_api_one_more", "", nil); s != 429 {
+		t.Fatalf("after %d failures: %d %s, want 429", h.s.failureLimit(), s, b)
+	}
+	h.clock.Advance(time.Minute)
+	if s, _, _ := h.do("GET", "/api/v1/reps", testToken, "", nil); s != 200 {
+		t.Fatalf("a minute later: %d", s)
+	}
+}

@@ -44,7 +44,7 @@ var matrixPrincipals = []string{pAnon, pOperator, pAdmin, pFinance, pManagerN, p
 
 // allowedBy lists, per permission, who holds it (object rules aside).
 var allowedBy = map[Permission][]string{
-	PermSelf:           {pOperator, pAdmin, pFinance, pManagerN, pManagerS, pRepA, pRepB},
+	PermSelf:           {pAdmin, pFinance, pManagerN, pManagerS, pRepA, pRepB},
 	PermBoardsRead:     {pOperator, pAdmin, pFinance, pManagerN, pManagerS, pRepA, pRepB, pAPIRead, pDisplay},
 	PermDirectoryRead:  {pOperator, pAdmin, pFinance, pManagerN, pManagerS, pRepA, pRepB, pAPIRead},
 	PermDirectoryWrite: {pOperator, pAdmin},

@@ -234,7 +234,7 @@ func TestOpenAPIErrorCodesMatchStatusOf(t *testing.T) {
 	codes := []string{
 		game.EInvalid, game.EMissingField, game.ENotFound, game.EUnknownRep, game.EConflict,
 		game.EIdempotency, game.ECurrency, game.EUnauthorized, game.EForbidden, game.ETooLarge,
-		game.ERateLimited, game.EUnavailable, game.EInternal, codeBadJSON,
+		game.ERateLimited, game.EUnavailable, game.EInternal, codeBadJSON, ECSRF,
 	}
 	for _, code := range codes {
 		got, ok := documented[code].(float64)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -56,4 +57,42 @@ func (s *Server) limiter(perMinute int, key func(*fiber.Ctx) string, skip func(*
 			return game.Errorf(game.ERateLimited, "", "too many requests; wait %s seconds and try again", strings.TrimSpace(c.GetRespHeader(fiber.HeaderRetryAfter)))
 		},
 	})
+}
+
+// failures counts, per client address, requests whose credentials were
+// wrong in the current minute. Past LoginRateLimit×10 an address is refused
+// before any lookup, so rotating made-up tokens (each its own rate-limit
+// bucket) cannot hammer the token table.
+type failures struct {
+	mu     sync.Mutex
+	minute int64
+	counts map[string]int
+}
+
+func (s *Server) failureLimit() int { return s.cfg.LoginRateLimit * 10 }
+
+func (s *Server) authFailed(c *fiber.Ctx) {
+	if s.cfg.LoginRateLimit < 0 {
+		return
+	}
+	f := &s.failures
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if m := s.now().Unix() / 60; m != f.minute || f.counts == nil {
+		f.minute, f.counts = m, map[string]int{}
+	}
+	f.counts[c.IP()]++
+}
+
+func (s *Server) tooManyFailures(c *fiber.Ctx) bool {
+	if s.cfg.LoginRateLimit < 0 {
+		return false
+	}
+	f := &s.failures
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.minute != s.now().Unix()/60 {
+		return false
+	}
+	return f.counts[c.IP()] >= s.failureLimit()
 }

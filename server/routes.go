@@ -5,8 +5,8 @@ import (
 )
 
 // Permission names what a route or channel needs. Who holds which is
-// declared in one place, grants (auth.go); the object rules (whose pay, which
-// board) in one function, objectAllowed.
+// declared in one place, roleGrants and APIScopes (auth.go); the object rules
+// (whose pay, which board) in canSeePay and canRead, applied by objectAllowed.
 type Permission string
 
 // The permissions.
@@ -97,7 +97,7 @@ func (s *Server) routes() []route {
 
 		// The upgrade is authenticated (cookie, bearer header or the
 		// "bearer.<token>" subprotocol); each channel is authorized on
-		// subscribe, by channelPermission and the object rules.
+		// subscribe, by canRead.
 		{"GET", "/ws", PermPublic, ObjNone, "open live connections", h(s.wsUpgrade, s.wsHandler())},
 
 		{"GET", "/", PermPublic, ObjNone, "read the app", h(s.staticFiles())},

@@ -141,6 +141,7 @@ type Server struct {
 	now    func() time.Time
 
 	loginLimit fiber.Handler
+	failures   failures
 }
 
 // New builds the Fiber app with every route of the route table.

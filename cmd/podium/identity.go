@@ -164,9 +164,12 @@ func userReset(ctx context.Context, s relational, cfg Config, args []string, std
 }
 
 func auditVerify(ctx context.Context, s relational, _ Config, _ []string, stdout, _ io.Writer) error {
-	n, err := server.VerifyAudit(ctx, s)
+	n, broken, err := server.VerifyAudit(ctx, s)
 	if err != nil {
-		return fmt.Errorf("the audit log does NOT verify: %w", err)
+		return fmt.Errorf("read the audit log: %w", err)
+	}
+	if broken != nil {
+		return fmt.Errorf("the audit log does NOT verify (%d entries are intact before the break): %w", n, broken)
 	}
 	fmt.Fprintf(stdout, "audit log verified: %d entries, chain intact\n", n)
 	return nil
