@@ -151,7 +151,8 @@
 // Rounding: with "total", a line is round(F(after)) − round(F(before)), so
 // the lines of a period sum to exactly round(F(final)); with "line", a line
 // is round(F(after) − F(before)) and may drift from round(F(final)) by a unit
-// per line, which Adjust trues up. Prorated quotas and converted amounts are
+// per line. Adjust posts round(F(new)) − posted in both, so it trues that
+// drift up and a second call posts nothing. Prorated quotas and converted amounts are
 // rounded half up to the currency's digits.
 //
 // # Explanations

@@ -51,7 +51,7 @@ type RoundingScope string
 const (
 	// PerLine rounds each posted delta: a line is round(F(after) − F(before)).
 	// Lines can then drift from round(F(final)) by up to one unit per line;
-	// Adjust (round(F − posted)) trues them up.
+	// Adjust (round(F) − posted) trues them up.
 	PerLine RoundingScope = "line"
 	// OnTotal rounds F itself: a line is round(F(after)) − round(F(before)), so
 	// the lines of a period always sum to exactly round(F(final)).

@@ -115,10 +115,12 @@ func (p *Plan) post(before, after State, suffix string) ([]Line, error) {
 }
 
 // Adjust returns the lines that bring what was posted for a rep's period to
-// what the plan pays for s now: per component, F(s) − posted[name] (rounded
-// as round(F) − posted with OnTotal, round(F − posted) with PerLine). It is
-// the one rule for every correction: an amount edited, a deal lost, a late
-// deal, a corrected plan. posted holds the sums of the amounts posted so far
+// what the plan pays for s now: per component, round(F(s)) − posted[name],
+// in either rounding scope. It is the one rule for every correction: an
+// amount edited, a deal lost, a late deal, a corrected plan; and it trues up
+// the drift of PerLine rounding. Aiming at round(F) rather than rounding
+// F − posted makes it idempotent: a second call posts zero (with mode "up",
+// round(F − posted) would swing by a unit on every call). posted holds the sums of the amounts posted so far
 // per component name; a name the plan no longer has is reversed in full.
 // Draw components are settled by SettleDraw and ignored here.
 func Adjust(p Plan, posted map[string]decimal.Decimal, s State) ([]Line, error) {
@@ -144,10 +146,7 @@ func Adjust(p Plan, posted map[string]decimal.Decimal, s State) ([]Line, error) 
 		}
 		f := c.value(s)
 		exact := f.Sub(done)
-		amount := p.Rounding.Round(exact, digits)
-		if p.Rounding.Where == OnTotal {
-			amount = p.Rounding.Round(f, digits).Sub(done)
-		}
+		amount := p.Rounding.Round(f, digits).Sub(done)
 		l := p.line(c)
 		l.Amount = amount
 		l.Trace = p.trace(s, done, f, exact)
