@@ -125,7 +125,7 @@ func TestDraw(t *testing.T) {
 		periods     []period
 	}{
 		{"recoverable over three periods", true, []period{
-			{"1000", "2000", "2000"}, // short: topped up to 3,000, 2,000 advanced
+			{"1000", "2000", "2000"},  // short: topped up to 3,000, 2,000 advanced
 			{"4000", "-1000", "1000"}, // 1,000 above the draw recovers 1,000
 			{"5500", "-1000", "0"},    // the rest recovered
 			{"5000", "0", "0"},        // nothing left to recover

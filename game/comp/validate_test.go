@@ -107,7 +107,9 @@ func TestValidate(t *testing.T) {
 		{"bonus step at 0", func(p *comp.Plan) { p.Components[3].Steps[0].At = decimal.Zero }, game.EInvalid, "components[3].steps[0].at"},
 		{"bonus step paying nothing", func(p *comp.Plan) { p.Components[3].Steps[0].Amount = decimal.Zero }, game.EMissingField, "components[3].steps[0].amount"},
 		{"draw without amount", func(p *comp.Plan) { p.Components[4].Amount = decimal.Zero }, game.EMissingField, "components[4].amount"},
-		{"two draws", func(p *comp.Plan) { p.Components[5] = comp.Component{Kind: comp.KindDraw, Name: "draw2", Amount: dec("1")} }, game.EInvalid, "components[5].kind"},
+		{"two draws", func(p *comp.Plan) {
+			p.Components[5] = comp.Component{Kind: comp.KindDraw, Name: "draw2", Amount: dec("1")}
+		}, game.EInvalid, "components[5].kind"},
 		{"override without rate", func(p *comp.Plan) { p.Components[5].Rate = decimal.Zero }, game.EInvalid, "components[5].rate"},
 		{"override rate above 100 %", func(p *comp.Plan) { p.Components[5].Rate = dec("101") }, game.EInvalid, "components[5].rate"},
 	} {
