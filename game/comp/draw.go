@@ -56,7 +56,7 @@ func SettleDraw(p Plan, earned, carriedIn decimal.Decimal) (payout, carriedOut d
 	var parts []Part
 	if shortfall := c.Amount.Sub(earned); shortfall.IsPositive() {
 		payout = p.Rounding.Round(shortfall, digits)
-		parts = append(parts, Part{Label: "draw top-up: " + FormatMoney(c.Amount, p.Currency) + " guaranteed, " + FormatMoney(earned, p.Currency) + " earned", Pay: shortfall})
+		parts = append(parts, Part{Label: "draw top-up (" + FormatMoney(c.Amount, p.Currency) + " guaranteed, " + FormatMoney(earned, p.Currency) + " earned)", Pay: shortfall})
 	} else {
 		recovered := decimal.Min(carriedIn, shortfall.Neg())
 		payout = p.Rounding.Round(recovered.Neg(), digits)
@@ -70,7 +70,7 @@ func SettleDraw(p Plan, earned, carriedIn decimal.Decimal) (payout, carriedOut d
 	}
 	line = p.line(c)
 	line.Amount = payout
-	line.Trace = Trace{Before: tidy(carriedIn, digits), After: tidy(carriedOut, digits), Exact: tidy(sumPay(parts), digits), Rounding: p.Rounding, Parts: parts}
+	line.Trace = Trace{Before: tidy(carriedIn, digits), After: tidy(carriedOut, digits), Exact: tidy(sumPay(parts), digits), Rounding: p.Rounding, Parts: tidyParts(parts, digits)}
 	line.Trace.Draw = &DrawSettlement{Draw: c.Amount, Recoverable: c.Recoverable, Earned: earned, CarriedIn: carriedIn, CarriedOut: carriedOut}
 	suffix := "at period close"
 	if carriedOut.IsPositive() {

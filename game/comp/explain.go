@@ -159,9 +159,9 @@ func (k *curve) marginalParts(x, y decimal.Decimal, down bool) []Part {
 		if y.LessThan(k.gateAt) {
 			return parts
 		}
-		label := pctLabel(k.gate.At) + " gate reached: the credit below it now earns the tier rates"
+		label := "released by reaching the " + pctLabel(k.gate.At) + " gate (the credit below it now earns the tier rates)"
 		if down {
-			label = pctLabel(k.gate.At) + " gate no longer reached: the credit below it goes back to the gate rate"
+			label = "withheld again below the " + pctLabel(k.gate.At) + " gate"
 		}
 		parts = append(parts, Part{Label: label, Pay: k.softened(k.gateAt).Sub(pct(k.gate.Rate).Mul(k.gateAt))})
 		x = k.gateAt
@@ -226,14 +226,16 @@ func (k *curve) retroParts(x, y decimal.Decimal) []Part {
 }
 
 // explain returns the parts of the change of the component's F from b to a,
-// ending with the effect of its cap.
-func (c *Component) explain(b, a State, currency string) []Part {
+// ending with the effect of its cap. With notes, a changed deal that the
+// component does not pay gets a part saying why (for a rep's notification;
+// an adjustment, which explains the whole period, leaves them out).
+func (c *Component) explain(b, a State, currency string, notes bool) []Part {
 	var parts []Part
 	switch c.Kind {
 	case KindCommission:
-		parts = c.explainCommission(b, a, currency)
+		parts = c.explainCommission(b, a, currency, notes)
 	case KindSpiff:
-		parts = c.explainSpiff(b, a, currency)
+		parts = c.explainSpiff(b, a, currency, notes)
 	case KindBonus:
 		for _, st := range c.Steps {
 			was := b.Credited.GreaterThanOrEqual(ofQuota(b.Quota, st.At))
@@ -262,9 +264,9 @@ func (c *Component) explain(b, a State, currency string) []Part {
 	return parts
 }
 
-func (c *Component) explainCommission(b, a State, currency string) []Part {
+func (c *Component) explainCommission(b, a State, currency string, notes bool) []Part {
 	if c.grouped() {
-		return c.explainGroups(b, a, currency)
+		return c.explainGroups(b, a, currency, notes)
 	}
 	x, y := b.Credited, a.Credited
 	k := newCurve(c, c.Tiers, a.Quota)
@@ -287,24 +289,28 @@ func (c *Component) explainCommission(b, a State, currency string) []Part {
 	return nil
 }
 
-func (c *Component) explainGroups(b, a State, currency string) []Part {
+// tableName names the deals rate table g of a commission pays: "credit"
+// for an ungrouped one.
+func (c *Component) tableName(g int) string {
+	switch {
+	case g > 0:
+		o := c.RateOverrides[g-1]
+		return describe(o.Products, o.DealTypes) + " at their own rates"
+	case !c.grouped():
+		return "credit"
+	case len(c.RateOverrides) > 0:
+		return describe(c.Products, c.DealTypes) + " at the standard rates"
+	}
+	return describe(c.Products, c.DealTypes)
+}
+
+func (c *Component) explainGroups(b, a State, currency string, notes bool) []Part {
 	basesB, paysB := c.groups(b)
 	basesA, paysA := c.groups(a)
 	var parts []Part
 	for g := range paysA {
 		if paysA[g].Equal(paysB[g]) && basesA[g].Equal(basesB[g]) {
 			continue
-		}
-		var name string
-		switch {
-		case g > 0:
-			o := c.RateOverrides[g-1]
-			name = describe(o.Products, o.DealTypes)
-		case len(c.RateOverrides) > 0:
-			name = "other " + describe(c.Products, c.DealTypes)
-			name = strings.Replace(name, "other all deals", "other deals", 1)
-		default:
-			name = describe(c.Products, c.DealTypes)
 		}
 		detail := "none credited now"
 		if basesA[g].IsPositive() {
@@ -314,7 +320,10 @@ func (c *Component) explainGroups(b, a State, currency string) []Part {
 				detail += " at " + formatPct(attainment(a)) + " % of quota"
 			}
 		}
-		parts = append(parts, Part{Label: "on " + name + " (" + detail + ")", Pay: paysA[g].Sub(paysB[g])})
+		parts = append(parts, Part{Label: "on " + c.tableName(g) + " (" + detail + ")", Pay: paysA[g].Sub(paysB[g])})
+	}
+	if !notes {
+		return parts
 	}
 	for _, ch := range changedDeals(b, a) {
 		if c.groupOf(ch.now) < 0 && c.groupOf(ch.was) < 0 {
@@ -359,7 +368,7 @@ func changedDeals(b, a State) []dealChange {
 	return out
 }
 
-func (c *Component) explainSpiff(b, a State, currency string) []Part {
+func (c *Component) explainSpiff(b, a State, currency string, notes bool) []Part {
 	var parts []Part
 	for _, ch := range changedDeals(b, a) {
 		payWas, whyWas := c.spiffPay(ch.was)
@@ -372,7 +381,7 @@ func (c *Component) explainSpiff(b, a State, currency string) []Part {
 			payNow = decimal.Zero
 		}
 		switch {
-		case payNow.Equal(payWas) && ch.now.ID != "" && !nowPaid:
+		case payNow.Equal(payWas) && notes && ch.now.ID != "" && !nowPaid:
 			parts = append(parts, Part{Label: "deal " + ch.id + " does not qualify for this SPIFF: " + why, Pay: decimal.Zero})
 		case payNow.Equal(payWas):
 		case !c.Rate.IsZero():

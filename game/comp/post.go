@@ -106,7 +106,7 @@ func (p *Plan) post(before, after State, suffix string) ([]Line, error) {
 		l.Amount = amount
 		l.Trace = p.trace(after, fb, fa, exact)
 		l.Trace.CreditedBefore = ptr(before.Credited)
-		l.Trace.Parts = c.explain(before, after, p.Currency)
+		l.Trace.Parts = tidyParts(c.explain(before, after, p.Currency, true), digits)
 		l.Trace.Exchanges = exchanges
 		l.Trace.Text = sentence(l.Trace.Parts, amount, exact, p.Currency, suffix, p.Rounding, exchanges)
 		lines = append(lines, l)
@@ -150,10 +150,11 @@ func Adjust(p Plan, posted map[string]decimal.Decimal, s State) ([]Line, error) 
 		l := p.line(c)
 		l.Amount = amount
 		l.Trace = p.trace(s, done, f, exact)
-		l.Trace.Parts = c.explain(empty, s, p.Currency)
+		l.Trace.Parts = c.explain(empty, s, p.Currency, false)
 		if !done.IsZero() {
 			l.Trace.Parts = append(l.Trace.Parts, Part{Label: "already posted", Pay: done.Neg()})
 		}
+		l.Trace.Parts = tidyParts(l.Trace.Parts, digits)
 		l.Trace.Text = sentence(l.Trace.Parts, amount, exact, p.Currency, "to correct what was posted", p.Rounding, nil)
 		lines = append(lines, l)
 	}
@@ -176,6 +177,17 @@ func Adjust(p Plan, posted map[string]decimal.Decimal, s State) ([]Line, error) 
 		lines = append(lines, l)
 	}
 	return lines, nil
+}
+
+// tidyParts gives the parts' amounts their shortest exact form (tidy).
+func tidyParts(parts []Part, digits int32) []Part {
+	for i := range parts {
+		parts[i].Pay = tidy(parts[i].Pay, digits)
+		if parts[i].Base != nil {
+			parts[i].Base = ptr(tidy(*parts[i].Base, digits))
+		}
+	}
+	return parts
 }
 
 func itoa(i int64) string { return decimal.NewFromInt(i).String() }

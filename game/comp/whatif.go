@@ -122,11 +122,7 @@ func NextStep(p Plan, s State) (*Next, error) {
 				tables = append(tables, o.Tiers)
 			}
 			for ti, tiers := range tables {
-				on := "credit"
-				if ti > 0 {
-					o := c.RateOverrides[ti-1]
-					on = describe(o.Products, o.DealTypes)
-				}
+				on := c.tableName(ti)
 				for j := 1; j < len(tiers); j++ {
 					var to *decimal.Decimal
 					if j+1 < len(tiers) {
