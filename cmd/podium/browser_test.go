@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -17,26 +18,31 @@ import (
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
 
 	"podium/internal/browsertest"
+	"podium/internal/wstest"
 )
 
 // tvCSPMarker prefixes the console line that the securitypolicyviolation
 // listener writes, so that a violation is told apart from other errors.
 const tvCSPMarker = "podium-e2e-csp-violation:"
 
-// TestTVBoardLive drives the real TV page in a headless Chromium against a
-// real embedded node: deals posted over the API reach the wall within
-// seconds, formatted and ranked, and celebrated; the node restarts on the
-// same data directory and port, and the page reconnects by itself and shows
-// the boards rebuilt from the ledger. All under the server's strict CSP, with
-// no JS exception and no console error on the page.
-func TestTVBoardLive(t *testing.T) {
+// TestBrowserTVBoard drives the real TV page in a headless Chromium against
+// a real embedded node whose boards are not public, through a display link:
+// the page authenticates its socket with the link's token, deals posted over
+// the API reach the wall within seconds, formatted and ranked, and
+// celebrated; the node restarts on the same data directory and port, and
+// the page reconnects by itself and shows the boards rebuilt from the
+// ledger; the token is revoked, and the wall says so and stops. All under
+// the server's strict CSP, with no JS exception and no console error on the
+// page.
+func TestBrowserTVBoard(t *testing.T) {
 	chrome := browsertest.ChromiumPath(t)
 
 	// A fixed port, so that the restarted node is where the page expects it.
 	addr := tvFreeAddr(t)
-	env := map[string]string{"PODIUM_ADMIN_TOKEN": token, "PODIUM_DATA_DIR": t.TempDir()}
+	env := map[string]string{"PODIUM_ADMIN_TOKEN": token, "PODIUM_DATA_DIR": t.TempDir(), "PODIUM_PUBLIC_BOARDS": "false"}
 	n := mustRunMain(t, env, "--addr", addr)
 	if n.addr != addr {
 		t.Fatalf("node listens on %s, want %s", n.addr, addr)
@@ -45,11 +51,29 @@ func TestTVBoardLive(t *testing.T) {
 	reps := seedTeamAndReps(t, n)
 	ana, ben := reps[0], reps[1]
 
-	p := newTVPage(t, chrome, addr)
-	p.Navigate(n.url("/"))
+	// A display token for this month's revenue board and the win feed. It
+	// reads; it never writes.
+	tv := n.post(t, "/api/v1/tokens", `{"kind":"display","name":"TV","channels":["board:revenue:month:company","feed"]}`, 201)
+	secret, _ := tv["secret"].(string)
+	displayURL, _ := tv["display_url"].(string)
+	tokenID := tv["token"].(map[string]any)["id"]
+	if !strings.HasPrefix(displayURL, n.url("/")) || !strings.HasSuffix(displayURL, "#token="+secret) {
+		t.Fatalf("display_url = %q, want this node's page with #token=<secret>", displayURL)
+	}
+	if code := bearerStatus(t, "POST", n.url("/api/v1/deals"), secret, wonDeal("TV-0", ana, "1.00")); code != 403 {
+		t.Fatalf("a display token sending a deal: %d, want 403", code)
+	}
+
+	p := newTVPage(t, browsertest.NewBrowser(t, chrome), addr)
+	p.Navigate(displayURL)
 	p.waitState("live", 15*time.Second)
 	if got := p.Text("#status-label"); got != "Live" {
 		t.Errorf("status label = %q, want %q", got, "Live")
+	}
+	// The token went to the server as a subprotocol, which the server
+	// answered with the protocol's name and never echoed.
+	if asked, agreed := p.handshake(0); asked != "podium.v1, bearer."+secret || agreed != "podium.v1" {
+		t.Errorf("subprotocols asked %q, agreed %q; want the token asked and only podium.v1 agreed", asked, agreed)
 	}
 	// Wait for the board snapshot and the feed subscription: a deal posted
 	// before the server registered the feed would never be celebrated.
@@ -99,8 +123,9 @@ func TestTVBoardLive(t *testing.T) {
 	})
 
 	// Restart on the same data directory and port. The page sees the node go
-	// away and comes back by itself; the new node rebuilt its in-memory
-	// boards from the ledger, and the page shows its fresh snapshot.
+	// away and comes back by itself, with the same token; the new node
+	// rebuilt its in-memory boards from the ledger, and the page shows its
+	// fresh snapshot.
 	sockets := p.socketCount()
 	p.expectConnectionErrors(true)
 	n.stop()
@@ -153,12 +178,29 @@ func TestTVBoardLive(t *testing.T) {
 		return p.Text("#banner-text") == "🎉 Ana Lima closed Deal TV-3 — $1,000.00"
 	})
 
+	// An admin revokes the token: the node closes the page's socket with
+	// 4001, and the wall says what happened instead of the last numbers.
+	live := p.socketCount() - 1
+	req, _ := http.NewRequest("DELETE", n2.url(fmt.Sprintf("/api/v1/tokens/%v", tokenID)), nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	doJSON(t, req, 200)
+	p.waitState("unauthorized", 10*time.Second)
+	p.expectNotice("This screen's access was revoked.", "Ask an admin for a new display link.")
+	if !p.socketClosed(live) {
+		t.Error("the revoked page's socket is still open")
+	}
+	if !p.warned("podium: the server closed the connection: access revoked") {
+		t.Errorf("the page did not see the close as a revocation (4001); warnings: %v", p.Warnings())
+	}
+	if code := bearerStatus(t, "GET", n2.url("/api/v1/boards/revenue/month/company"), secret, ""); code != 401 {
+		t.Errorf("the revoked token reading the board: %d, want 401", code)
+	}
+	p.screenshot("revoked")
+
 	// Nothing went wrong on the page during the whole test. Then prove that
 	// the watch would have seen it: an inline script on this very page is
 	// blocked and reported, and an uncaught exception is reported.
-	if problems := p.Problems(); len(problems) > 0 {
-		t.Errorf("the page reported %d problem(s):\n  %s", len(problems), strings.Join(problems, "\n  "))
-	}
+	p.expectNoProblems()
 	p.Eval(`(() => { const s = document.createElement('script'); s.textContent = 'document.title = "x"'; document.head.append(s); return ''; })()`)
 	p.WaitFor("the CSP canary to be reported", 10*time.Second, func() bool { return p.Reported(tvCSPMarker + " script-src-elem") })
 	if strings.HasPrefix(p.Eval(`document.title`), "x") {
@@ -169,6 +211,109 @@ func TestTVBoardLive(t *testing.T) {
 	for _, w := range p.Warnings() {
 		t.Logf("page warning: %s", w)
 	}
+}
+
+// TestBrowserSignIn follows a person through the real sign-in on a node
+// whose boards are not public: the TV page sends a browser without a
+// session to the sign-in page; the link an admin got for them sets their
+// password; they sign in and the board is live by their session cookie
+// alone; they sign out in another tab, and the node closes the board's
+// socket, which sends that tab back to the sign-in page.
+func TestBrowserSignIn(t *testing.T) {
+	chrome := browsertest.ChromiumPath(t)
+	env := map[string]string{"PODIUM_ADMIN_TOKEN": token, "PODIUM_DATA_DIR": t.TempDir(), "PODIUM_PUBLIC_BOARDS": "false"}
+	n := mustRunMain(t, env)
+	reps := seedTeamAndReps(t, n)
+	ana, ben := reps[0], reps[1]
+	n.post(t, "/api/v1/deals", wonDeal("S-1", ana, "1234.50"), 201)
+	created := n.post(t, "/api/v1/users", `{"email":"ann@example.com","name":"Ann","role":"admin"}`, 201)
+	link, _ := created["sign_in_link"].(map[string]any)["link"].(string)
+	if !strings.HasPrefix(link, n.url("/signin.html#reset=")) {
+		t.Fatalf("sign-in link = %q, want %s…", link, n.url("/signin.html#reset="))
+	}
+	const password = "a sales floor with a view"
+
+	browser := browsertest.NewBrowser(t, chrome)
+	p := newTVPage(t, browser, n.addr)
+	p.expectRefusals()
+
+	// Not signed in: the board sends the browser to sign in, and back here
+	// after.
+	p.Navigate(n.url("/"))
+	p.WaitFor("the sign-in form", 15*time.Second, func() bool { return p.visible("signin-form") })
+	if got, want := p.location(), "/signin.html?next=%2F"; got != want {
+		t.Errorf("the board sent the browser to %s, want %s", got, want)
+	}
+
+	// The admin's link: choose a password.
+	p.Navigate(link)
+	p.WaitFor("the password form", 10*time.Second, func() bool { return p.visible("reset-form") })
+	p.fill("new-password", password)
+	p.fill("repeat-password", password)
+	p.click("reset-submit")
+	p.WaitFor("the password-set note", 10*time.Second, func() bool { return p.visible("note") && p.visible("signin-form") })
+	if got, want := p.Text("#note"), "Your password is set. Sign in now."; got != want {
+		t.Errorf("note = %q, want %q", got, want)
+	}
+	if got := p.location(); got != "/signin.html" {
+		t.Errorf("after the password is set the address is %s, want the link gone from it", got)
+	}
+
+	// Sign in: on to the board, live by the session cookie.
+	p.fill("email", "ann@example.com")
+	p.fill("password", password)
+	p.click("signin-submit")
+	p.waitState("live", 15*time.Second)
+	if got := p.location(); got != "/" {
+		t.Errorf("signed in, the browser is at %s, want /", got)
+	}
+	if asked, agreed := p.handshake(p.socketCount() - 1); asked != "podium.v1" || agreed != "podium.v1" {
+		t.Errorf("subprotocols asked %q, agreed %q; want podium.v1 alone (the cookie authenticates)", asked, agreed)
+	}
+	p.WaitFor("Ana Lima's row", 10*time.Second, func() bool { return p.rowCount() == 1 })
+	p.expectRows([]tvRow{{ana, "1", "Ana Lima", "Enterprise", "$1,234.50"}})
+	p.WaitFor("the feed subscription", 10*time.Second, func() bool { return p.subscribedFeed(0) })
+	n.post(t, "/api/v1/deals", wonDeal("S-2", ben, "2000.00"), 201)
+	p.WaitFor("Ben Okafor on top", 10*time.Second, func() bool { return p.rowCount() == 2 && p.rows()[0].RepID == ben })
+
+	// Another tab of the same browser: signed in, and signs out.
+	other := newTVPage(t, browser, n.addr)
+	other.expectRefusals()
+	other.Navigate(n.url("/signin.html"))
+	other.WaitFor("the signed-in view", 10*time.Second, func() bool { return other.visible("signed-in") })
+	if got, want := other.Text("#signed-in-as"), "Signed in as Ann (admin)"; got != want {
+		t.Errorf("signed-in view = %q, want %q", got, want)
+	}
+	other.click("signout")
+	other.WaitFor("the signed-out note", 10*time.Second, func() bool {
+		return other.visible("signin-form") && other.Text("#note") == "You are signed out."
+	})
+
+	// The session ended: the node closed the board's socket, and the board
+	// sends its tab to sign in again.
+	p.WaitFor("the board to send its tab to sign in", 10*time.Second, func() bool { return p.visible("signin-form") })
+	if got, want := p.location(), "/signin.html?next=%2F"; got != want {
+		t.Errorf("after signing out the board sent its tab to %s, want %s", got, want)
+	}
+
+	p.expectNoProblems()
+	other.expectNoProblems()
+}
+
+// bearerStatus sends a request with a bearer token and returns the status.
+func bearerStatus(t *testing.T, method, url, bearer, body string) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // tvCheckCSPHeader checks that the page is served with a CSP strict enough
@@ -206,31 +351,40 @@ func tvFreeAddr(t *testing.T) string {
 
 // ---- browser ------------------------------------------------------------------------
 
-// tvPage is the tab of a fresh headless Chromium that shows the TV board,
-// with, besides what browsertest.Tab records, the page's log lines and the
-// WebSocket frames it received.
+// tvPage is a tab of a headless Chromium that shows the TV board (and, when
+// the board sends it there, the sign-in page), with, besides what
+// browsertest.Tab records, the page's log lines, the subprotocols of its
+// WebSocket handshakes and the frames it received.
 type tvPage struct {
 	*browsertest.Tab
-	wsURL string
+	origin string // http://addr
+	wsURL  string
 
 	mu          sync.Mutex
 	infos       []string
 	connErrsOK  bool                           // the node is down on purpose
+	refusalsOK  bool                           // the page meets 401s on purpose (not signed in)
 	sockets     []network.RequestID            // the page's sockets to wsURL, in order
 	frames      map[network.RequestID][][]byte // frames received per socket
 	socketByReq map[network.RequestID]bool
 	closed      map[network.RequestID]bool
+	asked       map[network.RequestID]string // Sec-WebSocket-Protocol of the handshake request
+	agreed      map[network.RequestID]string // and of its answer
 }
 
-func newTVPage(t *testing.T, execPath, addr string) *tvPage {
+// newTVPage opens a tab in the browser of browserCtx for the node at addr.
+func newTVPage(t *testing.T, browserCtx context.Context, addr string) *tvPage {
 	t.Helper()
 	p := &tvPage{
+		origin:      "http://" + addr,
 		wsURL:       "ws://" + addr + "/ws",
 		frames:      map[network.RequestID][][]byte{},
 		socketByReq: map[network.RequestID]bool{},
 		closed:      map[network.RequestID]bool{},
+		asked:       map[network.RequestID]string{},
+		agreed:      map[network.RequestID]string{},
 	}
-	p.Tab = browsertest.Open(t, execPath, browsertest.Options{
+	p.Tab = browsertest.NewTab(t, browserCtx, browsertest.Options{
 		CSPMarker: tvCSPMarker,
 		Locale:    "en_US",
 		Expected:  p.expectedLogError,
@@ -240,19 +394,40 @@ func newTVPage(t *testing.T, execPath, addr string) *tvPage {
 	return p
 }
 
-// expectedLogError reports whether a log error is one of the page's failed
-// reconnects while the node is down on purpose.
+// expectedLogError reports whether a log error of the browser is one the
+// test caused on purpose: the page's failed reconnects, and its access
+// checks, while the node is down; the node's 401s to a browser that is not
+// signed in (the socket refused, /api/v1/me, the board's access check).
 func (p *tvPage) expectedLogError(en *cdplog.Entry) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.connErrsOK && en.Source == cdplog.EntrySourceNetwork &&
-		strings.HasPrefix(en.Text, "WebSocket connection to '"+p.wsURL+"' failed")
+	if en.Source != cdplog.EntrySourceNetwork {
+		return false
+	}
+	socketFailed := strings.HasPrefix(en.Text, "WebSocket connection to '"+p.wsURL+"' failed")
+	api := strings.HasPrefix(en.URL, p.origin+"/api/v1/")
+	switch {
+	case p.connErrsOK:
+		return socketFailed || api && strings.HasPrefix(en.Text, "Failed to load resource: net::")
+	case p.refusalsOK:
+		return socketFailed && strings.Contains(en.Text, "HTTP Authentication failed") ||
+			socketFailed && strings.Contains(en.Text, "Unexpected response code: 401") ||
+			api && en.Text == "Failed to load resource: the server responded with a status of 401 (Unauthorized)"
+	}
+	return false
+}
+
+// expectRefusals accepts the node's 401s to a browser that is not signed in.
+func (p *tvPage) expectRefusals() {
+	p.mu.Lock()
+	p.refusalsOK = true
+	p.mu.Unlock()
 }
 
 // describe shows the state of the page when a wait times out.
 func (p *tvPage) describe() string {
-	return fmt.Sprintf("status %q, rows %v, banner %q\npage problems: %v",
-		p.Eval(`document.getElementById('status').dataset.state`), p.rows(), p.Text("#banner-text"), p.Problems())
+	return fmt.Sprintf("at %s, status %q, rows %v, banner %q\npage problems: %v",
+		p.location(), p.Eval(`document.getElementById('status')?.dataset.state`), p.rows(), p.Text("#banner-text"), p.Problems())
 }
 
 // onEvent runs on the tab's reader goroutine: it only records.
@@ -270,6 +445,14 @@ func (p *tvPage) onEvent(ev any) {
 			p.sockets = append(p.sockets, e.RequestID)
 			p.socketByReq[e.RequestID] = true
 		}
+	case *network.EventWebSocketWillSendHandshakeRequest:
+		if e.Request != nil {
+			p.asked[e.RequestID] = header(e.Request.Headers, "Sec-WebSocket-Protocol")
+		}
+	case *network.EventWebSocketHandshakeResponseReceived:
+		if e.Response != nil {
+			p.agreed[e.RequestID] = header(e.Response.Headers, "Sec-WebSocket-Protocol")
+		}
 	case *network.EventWebSocketClosed:
 		p.closed[e.RequestID] = true
 	case *network.EventWebSocketFrameReceived:
@@ -277,6 +460,27 @@ func (p *tvPage) onEvent(ev any) {
 			p.frames[e.RequestID] = append(p.frames[e.RequestID], append([]byte(nil), e.Response.PayloadData...))
 		}
 	}
+}
+
+// header returns a header of a DevTools request or response.
+func header(h network.Headers, name string) string {
+	for k, v := range h {
+		if s, ok := v.(string); ok && strings.EqualFold(k, name) {
+			return s
+		}
+	}
+	return ""
+}
+
+// handshake returns the subprotocols the i-th socket of the page asked for
+// and the one the server agreed to.
+func (p *tvPage) handshake(i int) (asked, agreed string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i < 0 || i >= len(p.sockets) {
+		p.T.Fatalf("the page opened %d socket(s), no socket %d", len(p.sockets), i)
+	}
+	return p.asked[p.sockets[i]], p.agreed[p.sockets[i]]
 }
 
 func (p *tvPage) expectConnectionErrors(ok bool) {
@@ -314,26 +518,12 @@ func (p *tvPage) socketClosed(i int) bool {
 // from-th on, array frames split.
 func (p *tvPage) messages(from int) []map[string]any {
 	p.mu.Lock()
-	var raw [][]byte
-	for _, id := range p.sockets[min(from, len(p.sockets)):] {
-		raw = append(raw, p.frames[id]...)
-	}
-	p.mu.Unlock()
+	defer p.mu.Unlock()
 	var out []map[string]any
-	for _, b := range raw {
-		var batch []map[string]any
-		if len(b) > 0 && b[0] == '[' {
-			if err := json.Unmarshal(b, &batch); err != nil {
-				p.T.Fatalf("the server sent a frame that is not JSON: %s", b)
-			}
-		} else {
-			var m map[string]any
-			if err := json.Unmarshal(b, &m); err != nil {
-				p.T.Fatalf("the server sent a frame that is not JSON: %s", b)
-			}
-			batch = append(batch, m)
+	for _, id := range p.sockets[min(from, len(p.sockets)):] {
+		for _, frame := range p.frames[id] {
+			out = append(out, wstest.Messages(frame)...)
 		}
-		out = append(out, batch...)
 	}
 	return out
 }
@@ -378,8 +568,63 @@ func (p *tvPage) waitBoardSnapshot(from int, d time.Duration) map[int64]int64 {
 func (p *tvPage) waitState(state string, d time.Duration) {
 	p.T.Helper()
 	p.WaitFor("connection state "+state, d, func() bool {
-		return p.Eval(`document.getElementById('status').dataset.state`) == state
+		return p.Eval(`document.getElementById('status')?.dataset.state`) == state
 	})
+}
+
+// warned reports whether the page wrote a warning containing s.
+func (p *tvPage) warned(s string) bool {
+	for _, w := range p.Warnings() {
+		if strings.Contains(w, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// expectNotice checks the full-screen notice that covers the wall.
+func (p *tvPage) expectNotice(title, body string) {
+	p.T.Helper()
+	p.WaitFor("the notice", 10*time.Second, func() bool { return p.visible("notice") })
+	if got := p.Text("#notice-title") + " / " + p.Text("#notice-body"); got != title+" / "+body {
+		p.T.Errorf("notice = %q, want %q", got, title+" / "+body)
+	}
+	if p.visible("board") {
+		p.T.Error("the board is still shown behind the notice")
+	}
+}
+
+// expectNoProblems fails the test with what the page reported, if anything.
+func (p *tvPage) expectNoProblems() {
+	p.T.Helper()
+	if problems := p.Problems(); len(problems) > 0 {
+		p.T.Errorf("the page reported %d problem(s):\n  %s", len(problems), strings.Join(problems, "\n  "))
+	}
+}
+
+// visible reports whether the element with the id is shown (neither it nor
+// an ancestor hidden).
+func (p *tvPage) visible(id string) bool {
+	p.T.Helper()
+	return p.EvalBool(`document.getElementById('` + id + `')?.checkVisibility()`)
+}
+
+// fill replaces the value of the input with the id by typing text.
+func (p *tvPage) fill(id, text string) {
+	p.T.Helper()
+	p.Eval(`(() => { document.getElementById('` + id + `').value = ''; return ''; })()`)
+	p.Run(chromedp.SendKeys(chromedp.ID(id), text))
+}
+
+func (p *tvPage) click(id string) {
+	p.T.Helper()
+	p.Run(chromedp.Click(chromedp.ID(id)))
+}
+
+// location returns the page's address without the origin.
+func (p *tvPage) location() string {
+	p.T.Helper()
+	return p.Eval(`location.pathname + location.search + location.hash`)
 }
 
 // tvRow is one line of the board as the room reads it.
