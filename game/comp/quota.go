@@ -114,7 +114,9 @@ func Prorate(amount decimal.Decimal, currency, periodStart, periodEnd, activeFro
 	if pe.Before(ps) {
 		return decimal.Decimal{}, game.Errorf(game.EInvalid, "period_end", "the period ends on %s, before it starts on %s", periodEnd, periodStart)
 	}
-	af, at := ps, pe
+	// An open end is open: a rep who joins after the period (and has no
+	// end) or left before it (and has no start) is simply not active in it.
+	var af, at time.Time
 	if activeFrom != "" {
 		if af, err = parseDay(activeFrom, "active_from"); err != nil {
 			return decimal.Decimal{}, err
@@ -124,6 +126,14 @@ func Prorate(amount decimal.Decimal, currency, periodStart, periodEnd, activeFro
 		if at, err = parseDay(activeTo, "active_to"); err != nil {
 			return decimal.Decimal{}, err
 		}
+	}
+	switch {
+	case activeFrom == "" && activeTo == "":
+		af, at = ps, pe
+	case activeFrom == "":
+		af = earlier(ps, at)
+	case activeTo == "":
+		at = later(pe, af)
 	}
 	if at.Before(af) {
 		return decimal.Decimal{}, game.Errorf(game.EInvalid, "active_to", "the rep is active until %s, before %s", activeTo, activeFrom)
