@@ -1,13 +1,15 @@
-// Package postgres is Podium's production relational store: engine.Store on
-// Postgres through a pgx v5 pool. The queries are the ones store/sqlite runs
-// too (store/internal/sqlstore).
+// Package postgres is Podium's production relational store: engine.Store
+// and engine.Directory on Postgres through a pgx v5 pool. The queries are
+// the ones store/sqlite runs too (store/internal/sqlstore).
 //
 // Concurrency: a Store is safe for concurrent use and may be shared by many
 // Podium nodes on one database. Transactions run at READ COMMITTED;
 // Tx.Prefetch and Tx.Deal serialise the transactions that touch one deal
 // with transaction-level advisory locks (which also cover a deal that does
 // not exist yet), taken in the order of their keys, and SELECT … FOR
-// UPDATE. A transaction that fails with a serialization failure or a
+// UPDATE. Transactions that append to the audit log take one more advisory
+// lock first, so that nodes append one at a time and the hash chain cannot
+// fork. A transaction that fails with a serialization failure or a
 // deadlock is run again, a few times, by InTx.
 //
 // Round trips: the statements of a batch (Prefetch's reads and locks, the
@@ -29,14 +31,20 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"podium/engine"
 	"podium/migrations"
 	"podium/store/internal/sqlstore"
 )
 
-// Store is engine.Store on a Postgres database.
+// Store is engine.Store and engine.Directory on a Postgres database.
 type Store struct {
 	*sqlstore.Store
 }
+
+var (
+	_ engine.Store     = (*Store)(nil)
+	_ engine.Directory = (*Store)(nil)
+)
 
 // Open connects a pool to the database at url (a postgres:// URL or a
 // key=value DSN) and returns a Store. It does not migrate: run Migrate first
@@ -103,6 +111,10 @@ func dialect() sqlstore.Dialect {
 		              FROM (SELECT DISTINCT hashtextextended(s || '/' || e, 0) AS k
 		                      FROM unnest($1::text[], $2::text[]) AS u(s, e)) AS l
 		             ORDER BY k`,
+		// One lock per schema (tests and tenants that own a schema do not
+		// wait for one another), held until the transaction ends.
+		LockAudit:             `SELECT pg_advisory_xact_lock(hashtextextended('podium.audit_log.' || current_schema(), 0))`,
+		Contains:              func(haystack, needle string) string { return "position(" + needle + " in " + haystack + ") > 0" },
 		ForUpdate:             ` FOR UPDATE`,
 		IsUniqueViolation:     func(err error) bool { return sqlState(err) == uniqueViolation },
 		IsForeignKeyViolation: func(err error) bool { return sqlState(err) == foreignKeyViolation },

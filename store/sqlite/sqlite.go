@@ -1,6 +1,7 @@
-// Package sqlite is Podium's embedded relational store: engine.Store on a
-// SQLite file through modernc.org/sqlite (pure Go, no cgo). The queries are
-// the ones store/postgres runs too (store/internal/sqlstore).
+// Package sqlite is Podium's embedded relational store: engine.Store and
+// engine.Directory on a SQLite file through modernc.org/sqlite (pure Go, no
+// cgo). The queries are the ones store/postgres runs too
+// (store/internal/sqlstore).
 //
 // Concurrency: SQLite allows one writer at a time. A Store therefore keeps
 // two pools on the file: a writer with exactly one connection, which every
@@ -24,15 +25,21 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"podium/engine"
 	"podium/migrations"
 	"podium/store/internal/sqlstore"
 )
 
-// Store is engine.Store on a SQLite database file.
+// Store is engine.Store and engine.Directory on a SQLite database file.
 type Store struct {
 	*sqlstore.Store
 	drv *driver
 }
+
+var (
+	_ engine.Store     = (*Store)(nil)
+	_ engine.Directory = (*Store)(nil)
+)
 
 // Options configure Open. The zero value is the default.
 type Options struct {
@@ -142,14 +149,20 @@ func Migrate(ctx context.Context, path string) error {
 	return nil
 }
 
-// dialect is SQLite's side of the shared queries. It needs no deal lock and
-// no FOR UPDATE because the Store has one writer: a transaction that reads a
-// deal holds the only write connection until it ends. Nothing to retry
-// either: transactions never run concurrently, so they cannot deadlock.
+// dialect is SQLite's side of the shared queries. It needs no deal lock, no
+// audit lock and no FOR UPDATE because the Store has one writer: a
+// transaction that reads a deal or the last audit entry holds the only
+// write connection until it ends, and a second Store on the same file (a
+// second process) waits for it too, since the writer begins transactions
+// IMMEDIATE. Nothing to retry either: transactions never run concurrently,
+// so they cannot deadlock.
 func dialect() sqlstore.Dialect {
 	return sqlstore.Dialect{
 		Name:      "sqlite",
 		Anonymous: true,
+		// instr compares blobs byte for byte and text character for
+		// character, exactly (no wildcards, no case folding).
+		Contains: func(haystack, needle string) string { return "instr(" + haystack + ", " + needle + ") > 0" },
 		IsUniqueViolation: func(err error) bool {
 			c := code(err)
 			return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY

@@ -10,8 +10,11 @@ import (
 // maxCachedStmts bounds the statements kept prepared on the writer. The
 // ingest statements are the variants of multi-row INSERTs and IN lists,
 // whose lengths sqlstore rounds to powers of two (at most seven INSERTs per
-// table, ten IN lists per query), so they fit with room to spare.
-const maxCachedStmts = 128
+// table, ten IN lists per query), about seventy; the directory's audited
+// transactions add some fifty more (an erasure's searches vary with the
+// number of strings it looks for). The cache keeps the first statements it
+// sees and never evicts, so the bound leaves room for all of them.
+const maxCachedStmts = 256
 
 // stmtCache keeps the transactions' statements prepared on the writer
 // connection. SQLite takes about as long to parse a small statement as to run

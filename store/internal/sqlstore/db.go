@@ -113,6 +113,18 @@ type Dialect struct {
 	// transactions locking the same deals cannot deadlock. Empty when
 	// transactions are serialised anyway (SQLite has one writer).
 	LockDeals string
+	// LockAudit, when set, is run first in every transaction that appends
+	// to the audit log. It must block until no other transaction, on any
+	// connection of any node, holds it, and hold it until the transaction
+	// ends (Postgres: a transaction-level advisory lock). Those transactions
+	// then run one at a time, so the entry each reads as the last one is
+	// still the last when it appends: the chain cannot fork. Empty when
+	// transactions are serialised anyway (SQLite has one writer).
+	LockAudit string
+	// Contains returns a condition that is true when the text or bytes of
+	// haystack (a column) contain needle (a parameter), compared byte for
+	// byte, without LIKE's wildcards and case folding.
+	Contains func(haystack, needle string) string
 	// ForUpdate is appended to the SELECT that reads deals for update
 	// (" FOR UPDATE" on Postgres, empty on SQLite, which lacks it).
 	ForUpdate string

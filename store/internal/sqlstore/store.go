@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -15,17 +14,22 @@ import (
 	"podium/game"
 )
 
-// Store implements engine.Store over a Driver and a Dialect.
+// Store implements engine.Store and engine.Directory over a Driver and a
+// Dialect.
 type Store struct {
 	db  Driver
 	d   Dialect
 	now func() time.Time
 }
 
-var _ engine.Store = (*Store)(nil)
+var (
+	_ engine.Store     = (*Store)(nil)
+	_ engine.Directory = (*Store)(nil)
+)
 
-// New returns a Store that runs the shared queries on db. now stamps the
-// bookkeeping column deals.updated_at; nil means time.Now.
+// New returns a Store that runs the shared queries on db. now is the
+// store's clock: it stamps the bookkeeping column deals.updated_at, audit
+// entries and what is created without a time; nil means time.Now.
 func New(db Driver, d Dialect, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
@@ -33,31 +37,119 @@ func New(db Driver, d Dialect, now func() time.Time) *Store {
 	return &Store{db: db, d: d, now: now}
 }
 
-// CreateTeam inserts a team and returns it with its new id. A name already
-// taken is an EConflict error on field "name".
-func (s *Store) CreateTeam(ctx context.Context, t game.Team) (game.Team, error) {
-	err := s.db.Writer().QueryRow(ctx,
-		`INSERT INTO teams (name, active) VALUES ($1, $2) RETURNING id`,
-		t.Name, t.Active).Scan(&t.ID)
+// CreateTeam inserts a team and returns it with its new id, and appends
+// its "team.create" audit entry in the same transaction. A name already
+// taken is an EConflict error on field "name"; a parent that does not
+// exist is EInvalid on "parent_id".
+func (s *Store) CreateTeam(ctx context.Context, t game.Team, by game.Actor) (game.Team, error) {
+	err := s.audited(ctx, func(q Querier) error {
+		if t.ParentID != 0 {
+			ok, err := exists(ctx, q, `SELECT 1 FROM teams WHERE id = $1`, t.ParentID)
+			if err != nil {
+				return fmt.Errorf("create team: %w", err)
+			}
+			if !ok {
+				return noParent(t.ParentID)
+			}
+		}
+		err := q.QueryRow(ctx,
+			`INSERT INTO teams (name, active, parent_id) VALUES ($1, $2, $3) RETURNING id`,
+			t.Name, t.Active, nullID(t.ParentID)).Scan(&t.ID)
+		if err != nil {
+			return s.teamError("create team", t, err)
+		}
+		return s.record(ctx, q, by, "team.create", object("team", t.ID), nil, t)
+	})
 	if err != nil {
-		return game.Team{}, s.teamError("create team", t, err)
+		return game.Team{}, err
 	}
 	return t, nil
 }
 
-// UpdateTeam replaces a team's name and active flag. An unknown id is an
-// ENotFound error; a name already taken is an EConflict error.
-func (s *Store) UpdateTeam(ctx context.Context, t game.Team) (game.Team, error) {
-	n, err := s.db.Writer().Exec(ctx,
-		`UPDATE teams SET name = $1, active = $2 WHERE id = $3`,
-		t.Name, t.Active, t.ID)
+// UpdateTeam replaces a team's name, active flag and parent, and appends
+// its "team.update" audit entry with the team before and after. An unknown
+// id is an ENotFound error; a name already taken is an EConflict error; a
+// parent that does not exist, or is the team itself or a team below it
+// (which would make the hierarchy a loop), is EInvalid on "parent_id".
+func (s *Store) UpdateTeam(ctx context.Context, t game.Team, by game.Actor) (game.Team, error) {
+	err := s.audited(ctx, func(q Querier) error {
+		// The whole hierarchy, read under the audit lock: no other team
+		// update can commit meanwhile and close a loop with this one.
+		teams, err := listTeams(ctx, q)
+		if err != nil {
+			return fmt.Errorf("update team %d: %w", t.ID, err)
+		}
+		old, ok := findTeam(teams, t.ID)
+		if !ok {
+			return game.Errorf(game.ENotFound, "id", "team %d does not exist", t.ID)
+		}
+		if t.ParentID != 0 {
+			parent, ok := findTeam(teams, t.ParentID)
+			switch {
+			case !ok:
+				return noParent(t.ParentID)
+			case t.ParentID == t.ID:
+				return game.Errorf(game.EInvalid, "parent_id", "a team cannot report into itself")
+			case game.TeamsUnder(teams, []int64{t.ID})[t.ParentID]:
+				return game.Errorf(game.EInvalid, "parent_id",
+					"%q is below %q in the hierarchy, so it cannot be its parent: that would make a loop", parent.Name, old.Name)
+			}
+		}
+		if _, err := q.Exec(ctx,
+			`UPDATE teams SET name = $1, active = $2, parent_id = $3 WHERE id = $4`,
+			t.Name, t.Active, nullID(t.ParentID), t.ID); err != nil {
+			return s.teamError("update team", t, err)
+		}
+		return s.record(ctx, q, by, "team.update", object("team", t.ID), old, t)
+	})
 	if err != nil {
-		return game.Team{}, s.teamError("update team", t, err)
-	}
-	if n == 0 {
-		return game.Team{}, game.Errorf(game.ENotFound, "id", "team %d does not exist", t.ID)
+		return game.Team{}, err
 	}
 	return t, nil
+}
+
+func noParent(id int64) error {
+	return game.Errorf(game.EInvalid, "parent_id", "parent team %d does not exist", id)
+}
+
+// queryAll runs query on q and returns its rows as scan reads them.
+func queryAll[T any](ctx context.Context, q Querier, scan func(Row) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// exists reports whether query, a SELECT of at most one row, finds a row.
+func exists(ctx context.Context, q Querier, query string, args ...any) (bool, error) {
+	var one int
+	err := q.QueryRow(ctx, query, args...).Scan(&one)
+	switch {
+	case errors.Is(err, ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}
+
+func findTeam(teams []game.Team, id int64) (game.Team, bool) {
+	for _, t := range teams {
+		if t.ID == id {
+			return t, true
+		}
+	}
+	return game.Team{}, false
 }
 
 func (s *Store) teamError(op string, t game.Team, err error) error {
@@ -69,50 +161,60 @@ func (s *Store) teamError(op string, t game.Team, err error) error {
 
 // ListTeams returns every team, by id.
 func (s *Store) ListTeams(ctx context.Context) ([]game.Team, error) {
-	rows, err := s.db.Reader().Query(ctx, `SELECT id, name, active FROM teams ORDER BY id`)
+	out, err := listTeams(ctx, s.db.Reader())
 	if err != nil {
-		return nil, fmt.Errorf("list teams: %w", err)
-	}
-	defer rows.Close()
-	var out []game.Team
-	for rows.Next() {
-		var t game.Team
-		if err := rows.Scan(&t.ID, &t.Name, &t.Active); err != nil {
-			return nil, fmt.Errorf("list teams: %w", err)
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list teams: %w", err)
 	}
 	return out, nil
 }
 
-// CreateRep inserts a rep and returns it with its new id. TeamID 0 means no
-// team and an empty Email means none. An email already taken is an EConflict
+func listTeams(ctx context.Context, q Querier) ([]game.Team, error) {
+	return queryAll(ctx, q, func(row Row) (game.Team, error) {
+		var t game.Team
+		err := row.Scan(&t.ID, &t.Name, &t.Active, &t.ParentID)
+		return t, err
+	}, `SELECT id, name, active, COALESCE(parent_id, 0) FROM teams ORDER BY id`)
+}
+
+// CreateRep inserts a rep and returns it with its new id, and appends its
+// "rep.create" audit entry in the same transaction. TeamID 0 means no team
+// and an empty Email means none. An email already taken is an EConflict
 // error on "email"; a team that does not exist is an EInvalid error on
 // "team_id".
-func (s *Store) CreateRep(ctx context.Context, r game.Rep) (game.Rep, error) {
-	err := s.db.Writer().QueryRow(ctx,
-		`INSERT INTO reps (team_id, name, email, active) VALUES ($1, $2, $3, $4) RETURNING id`,
-		nullID(r.TeamID), r.Name, nullText(r.Email), r.Active).Scan(&r.ID)
+func (s *Store) CreateRep(ctx context.Context, r game.Rep, by game.Actor) (game.Rep, error) {
+	err := s.audited(ctx, func(q Querier) error {
+		err := q.QueryRow(ctx,
+			`INSERT INTO reps (team_id, name, email, active) VALUES ($1, $2, $3, $4) RETURNING id`,
+			nullID(r.TeamID), r.Name, nullText(r.Email), r.Active).Scan(&r.ID)
+		if err != nil {
+			return s.repError("create rep", r, err)
+		}
+		return s.record(ctx, q, by, "rep.create", object("rep", r.ID), nil, r)
+	})
 	if err != nil {
-		return game.Rep{}, s.repError("create rep", r, err)
+		return game.Rep{}, err
 	}
 	return r, nil
 }
 
 // UpdateRep replaces a rep's team, name, email and active flag, with the
-// errors of CreateRep and ENotFound for an unknown id.
-func (s *Store) UpdateRep(ctx context.Context, r game.Rep) (game.Rep, error) {
-	n, err := s.db.Writer().Exec(ctx,
-		`UPDATE reps SET team_id = $1, name = $2, email = $3, active = $4 WHERE id = $5`,
-		nullID(r.TeamID), r.Name, nullText(r.Email), r.Active, r.ID)
+// errors of CreateRep and ENotFound for an unknown id, and appends its
+// "rep.update" audit entry with the rep before and after.
+func (s *Store) UpdateRep(ctx context.Context, r game.Rep, by game.Actor) (game.Rep, error) {
+	err := s.audited(ctx, func(q Querier) error {
+		old, err := loadRep(ctx, q, r.ID)
+		if err != nil {
+			return err
+		}
+		if _, err := q.Exec(ctx,
+			`UPDATE reps SET team_id = $1, name = $2, email = $3, active = $4 WHERE id = $5`,
+			nullID(r.TeamID), r.Name, nullText(r.Email), r.Active, r.ID); err != nil {
+			return s.repError("update rep", r, err)
+		}
+		return s.record(ctx, q, by, "rep.update", object("rep", r.ID), old, r)
+	})
 	if err != nil {
-		return game.Rep{}, s.repError("update rep", r, err)
-	}
-	if n == 0 {
-		return game.Rep{}, game.Errorf(game.ENotFound, "id", "rep %d does not exist", r.ID)
+		return game.Rep{}, err
 	}
 	return r, nil
 }
@@ -135,22 +237,22 @@ func scanRep(row Row) (game.Rep, error) {
 	return r, err
 }
 
+// loadRep returns a rep; ENotFound on "id" when there is none.
+func loadRep(ctx context.Context, q Querier, id int64) (game.Rep, error) {
+	r, err := scanRep(q.QueryRow(ctx, `SELECT `+repColumns+` FROM reps WHERE id = $1`, id))
+	switch {
+	case errors.Is(err, ErrNoRows):
+		return game.Rep{}, game.Errorf(game.ENotFound, "id", "rep %d does not exist", id)
+	case err != nil:
+		return game.Rep{}, fmt.Errorf("load rep %d: %w", id, err)
+	}
+	return r, nil
+}
+
 // ListReps returns every rep, by id.
 func (s *Store) ListReps(ctx context.Context) ([]game.Rep, error) {
-	rows, err := s.db.Reader().Query(ctx, `SELECT `+repColumns+` FROM reps ORDER BY id`)
+	out, err := queryAll(ctx, s.db.Reader(), scanRep, `SELECT `+repColumns+` FROM reps ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("list reps: %w", err)
-	}
-	defer rows.Close()
-	var out []game.Rep
-	for rows.Next() {
-		r, err := scanRep(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list reps: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list reps: %w", err)
 	}
 	return out, nil
@@ -168,29 +270,13 @@ func (s *Store) ListReps(ctx context.Context) ([]game.Rep, error) {
 // SQLite they wait for the one write connection, which fn's transaction
 // holds.
 func (s *Store) InTx(ctx context.Context, fn func(engine.Tx) error) error {
-	attempts := max(1, s.d.MaxAttempts)
-	for attempt := 1; ; attempt++ {
-		err := s.db.Tx(ctx, func(q Querier) error {
-			t := newTx(s, q)
-			if err := fn(t); err != nil {
-				return err
-			}
-			return t.flush(ctx)
-		})
-		if err == nil || attempt >= attempts || s.d.Retryable == nil || !s.d.Retryable(err) {
+	return s.run(ctx, func(q Querier) error {
+		t := newTx(s, q)
+		if err := fn(t); err != nil {
 			return err
 		}
-		// Back off a little, with jitter, so that the transactions that
-		// collided do not collide again in lockstep.
-		wait := time.Duration(attempt) * (time.Millisecond + rand.N(4*time.Millisecond))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return errors.Join(err, ctx.Err())
-		case <-t.C:
-		}
-	}
+		return t.flush(ctx)
+	})
 }
 
 const dealColumns = `source, external_id, version, name, splits, amount, currency, stage, close_time, product, credits, event_key`
@@ -237,32 +323,28 @@ func (s *Store) Ledger(ctx context.Context, repID int64, limit int) ([]engine.Le
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.db.Reader().Query(ctx,
-		`SELECT id, event_key, at, rep_id, team_id, metric, day, delta, amount, reason,
-		        COALESCE(deal, ''), COALESCE(corrects, '')
-		   FROM ledger WHERE rep_id = $1 ORDER BY id DESC LIMIT $2`,
-		repID, limit)
+	out, err := queryLedger(ctx, s.db.Reader(), `rep_id = $1 ORDER BY id DESC LIMIT $2`, repID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("load ledger of rep %d: %w", repID, err)
 	}
-	defer rows.Close()
-	out := make([]engine.LedgerRow, 0, min(limit, 64))
-	for rows.Next() {
+	return out, nil
+}
+
+// queryLedger returns the ledger rows that where (a condition, its order
+// and limit) selects.
+func queryLedger(ctx context.Context, q Querier, where string, args ...any) ([]engine.LedgerRow, error) {
+	return queryAll(ctx, q, func(row Row) (engine.LedgerRow, error) {
 		var (
 			r  engine.LedgerRow
 			at int64
 		)
-		if err := rows.Scan(&r.ID, &r.EventKey, &at, &r.RepID, &r.TeamID, &r.Metric, &r.Day,
-			&r.Delta, &r.Amount, &r.Reason, &r.DealID, &r.Corrects); err != nil {
-			return nil, fmt.Errorf("load ledger of rep %d: %w", repID, err)
-		}
+		err := row.Scan(&r.ID, &r.EventKey, &at, &r.RepID, &r.TeamID, &r.Metric, &r.Day,
+			&r.Delta, &r.Amount, &r.Reason, &r.DealID, &r.Corrects)
 		r.At = fromMicros(at)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load ledger of rep %d: %w", repID, err)
-	}
-	return out, nil
+		return r, err
+	}, `SELECT id, event_key, at, rep_id, team_id, metric, day, delta, amount, reason,
+	           COALESCE(deal, ''), COALESCE(corrects, '')
+	      FROM ledger WHERE `+where, args...)
 }
 
 // LedgerTotals calls fn with SUM(delta) for each (rep, team, metric, day),
@@ -299,28 +381,19 @@ func (s *Store) PendingOutbox(ctx context.Context, olderThan time.Time, limit in
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.db.Reader().Query(ctx,
-		`SELECT event_key, payload, created_at FROM outbox
-		  WHERE created_at < $1
-		  ORDER BY created_at, id LIMIT $2`,
-		micros(olderThan), limit)
-	if err != nil {
-		return nil, fmt.Errorf("pending outbox: %w", err)
-	}
-	defer rows.Close()
-	var out []engine.OutboxRow
-	for rows.Next() {
+	out, err := queryAll(ctx, s.db.Reader(), func(row Row) (engine.OutboxRow, error) {
 		var (
 			r  engine.OutboxRow
 			at int64
 		)
-		if err := rows.Scan(&r.EventKey, &r.Payload, &at); err != nil {
-			return nil, fmt.Errorf("pending outbox: %w", err)
-		}
+		err := row.Scan(&r.EventKey, &r.Payload, &at)
 		r.CreatedAt = fromMicros(at)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+		return r, err
+	}, `SELECT event_key, payload, created_at FROM outbox
+	     WHERE created_at < $1
+	     ORDER BY created_at, id LIMIT $2`,
+		micros(olderThan), limit)
+	if err != nil {
 		return nil, fmt.Errorf("pending outbox: %w", err)
 	}
 	return out, nil
