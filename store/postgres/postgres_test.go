@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for the suite's own connections
 
 	"podium/engine"
 	"podium/game"
@@ -34,9 +35,22 @@ func open(t testing.TB) (*postgres.Store, string) {
 }
 
 func TestContract(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) engine.Store {
-		s, _ := open(t)
-		return s
+	storetest.Run(t, func(t *testing.T) storetest.DB {
+		s, url := open(t)
+		return storetest.DB{
+			Store:   s,
+			SQL:     storetest.OpenSQL(t, "pgx", url),
+			Dialect: "postgres",
+			// A second pool on the same schema: another Podium node.
+			Node: func(t *testing.T) storetest.Store {
+				n, err := postgres.Open(t.Context(), url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { n.Close() })
+				return n
+			},
+		}
 	})
 }
 
@@ -52,7 +66,7 @@ func BenchmarkIngest(b *testing.B) {
 func TestSchema(t *testing.T) {
 	ctx := t.Context()
 	s, url := open(t)
-	if _, err := s.CreateTeam(ctx, game.Team{Name: "East"}); err != nil {
+	if _, err := s.CreateTeam(ctx, game.Team{Name: "East"}, game.ActorCLI); err != nil {
 		t.Fatal(err)
 	}
 	if err := postgres.Migrate(ctx, url); err != nil {
@@ -75,7 +89,7 @@ func TestSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "activities deals events goose_db_version ledger outbox reps teams"
+	want := "activities audit_log deals events goose_db_version ledger outbox password_resets reps sessions teams tokens user_teams users"
 	if got := strings.Join(tables, " "); got != want {
 		t.Fatalf("tables in %s: %s, want %s", schema, got, want)
 	}
@@ -90,7 +104,7 @@ func TestSchema(t *testing.T) {
 func TestLedgerAppendOnly(t *testing.T) {
 	ctx := t.Context()
 	s, url := open(t)
-	rep, err := s.CreateRep(ctx, game.Rep{Name: "Ann", Active: true})
+	rep, err := s.CreateRep(ctx, game.Rep{Name: "Ann", Active: true}, game.ActorCLI)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,13 @@ import (
 
 func open(t testing.TB) *sqlite.Store {
 	t.Helper()
-	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "podium.db"), sqlite.Options{})
+	return openPath(t, filepath.Join(t.TempDir(), "podium.db"))
+}
+
+// openPath opens a Store on the database at path, closed at cleanup.
+func openPath(t testing.TB, path string) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), path, sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +35,18 @@ func open(t testing.TB) *sqlite.Store {
 }
 
 func TestContract(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) engine.Store { return open(t) })
+	storetest.Run(t, func(t *testing.T) storetest.DB {
+		path := filepath.Join(t.TempDir(), "podium.db")
+		return storetest.DB{
+			Store: openPath(t, path),
+			// Connections of their own, as another program on the file
+			// would have: foreign keys off (SQLite's default), waiting on
+			// locks.
+			SQL:     storetest.OpenSQL(t, "sqlite", path+"?_pragma=busy_timeout(10000)"),
+			Dialect: "sqlite",
+			Node:    func(t *testing.T) storetest.Store { return openPath(t, path) },
+		}
+	})
 }
 
 func BenchmarkIngest(b *testing.B) {
@@ -46,7 +63,7 @@ func TestReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	team, err := s.CreateTeam(ctx, game.Team{Name: "East", Active: true})
+	team, err := s.CreateTeam(ctx, game.Team{Name: "East", Active: true}, game.ActorCLI)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +116,7 @@ func TestLedgerAppendOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	rep, err := s.CreateRep(ctx, game.Rep{Name: "Ann", Active: true})
+	rep, err := s.CreateRep(ctx, game.Rep{Name: "Ann", Active: true}, game.ActorCLI)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,15 +1,17 @@
-// Package storetest is the contract every engine.Store passes: store/sqlite
-// and store/postgres run Run against a fresh database each, and Bench for
-// their ingest benchmarks. Adding a behaviour to engine.Store means adding
-// its test here, once.
+// Package storetest is the contract every engine.Store and engine.Directory
+// passes: store/sqlite and store/postgres run Run against a fresh database
+// each, and Bench for their ingest benchmarks. Adding a behaviour to
+// engine.Store or engine.Directory means adding its test here, once.
 package storetest
 
 import (
 	"bytes"
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -21,35 +23,91 @@ import (
 	"podium/game"
 )
 
-// Run runs the contract suite. open must return a Store on a fresh, migrated,
-// empty database each time it is called, closed at the test's cleanup.
-func Run(t *testing.T, open func(t *testing.T) engine.Store) {
+// Store is what the suite tests: the relational store and its directory.
+type Store interface {
+	engine.Store
+	engine.Directory
+}
+
+// DB is a store under test with what the suite needs to look behind its
+// back: to search every column for an erased person, and to tamper with
+// the audit log as someone with access to the database could.
+type DB struct {
+	Store Store
+	// SQL is a separate pool on the same database, closed at the test's
+	// cleanup.
+	SQL *sql.DB
+	// Dialect is "sqlite" or "postgres": the catalog and the triggers are
+	// reached differently.
+	Dialect string
+	// Node opens another Store on the same database, as a second Podium
+	// node (Postgres) or process (SQLite) would; closed at the test's
+	// cleanup.
+	Node func(t *testing.T) Store
+}
+
+// OpenSQL opens a database/sql pool for DB.SQL, closed at the test's
+// cleanup.
+func OpenSQL(t *testing.T, driver, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// Run runs the contract suite. open must return a fresh, migrated, empty
+// database each time it is called, closed at the test's cleanup.
+func Run(t *testing.T, open func(t *testing.T) DB) {
+	store := func(fn func(*testing.T, engine.Store)) func(*testing.T, func(*testing.T) DB) {
+		return func(t *testing.T, open func(*testing.T) DB) { fn(t, open(t).Store) }
+	}
+	db := func(fn func(*testing.T, DB)) func(*testing.T, func(*testing.T) DB) {
+		return func(t *testing.T, open func(*testing.T) DB) { fn(t, open(t)) }
+	}
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, s engine.Store)
+		fn   func(t *testing.T, open func(*testing.T) DB)
 	}{
-		{"Teams", testTeams},
-		{"Reps", testReps},
-		{"TxCommit", testTxCommit},
-		{"TxRollback", testTxRollback},
-		{"TxPanic", testTxPanic},
-		{"EventKeyUnique", testEventKeyUnique},
-		{"Deals", testDeals},
-		{"DealLock", testDealLock},
-		{"Prefetch", testPrefetch},
-		{"PutDealTwice", testPutDealTwice},
-		{"Group", testGroup},
-		{"FlushConflict", testFlushConflict},
-		{"Activities", testActivities},
-		{"Ledger", testLedger},
-		{"LedgerTotals", testLedgerTotals},
-		{"Outbox", testOutbox},
-		{"ConcurrentTx", testConcurrentTx},
+		{"Teams", db(testTeams)},
+		{"TeamHierarchy", db(testTeamHierarchy)},
+		{"Reps", db(testReps)},
+		{"TxCommit", store(testTxCommit)},
+		{"TxRollback", store(testTxRollback)},
+		{"TxPanic", store(testTxPanic)},
+		{"EventKeyUnique", store(testEventKeyUnique)},
+		{"Deals", store(testDeals)},
+		{"DealLock", store(testDealLock)},
+		{"Prefetch", store(testPrefetch)},
+		{"PutDealTwice", store(testPutDealTwice)},
+		{"Group", store(testGroup)},
+		{"FlushConflict", store(testFlushConflict)},
+		{"Activities", store(testActivities)},
+		{"Ledger", store(testLedger)},
+		{"LedgerTotals", store(testLedgerTotals)},
+		{"Outbox", store(testOutbox)},
+		{"ConcurrentTx", store(testConcurrentTx)},
+		{"Users", db(testUsers)},
+		{"UserErrors", db(testUserErrors)},
+		{"Passwords", db(testPasswords)},
+		{"Sessions", db(testSessions)},
+		{"Resets", db(testResets)},
+		{"ResetOnce", db(testResetOnce)},
+		{"Tokens", db(testTokens)},
+		{"Audit", db(testAudit)},
+		{"AuditConcurrent", db(testAuditConcurrent)},
+		{"AuditAppendOnly", db(testAuditAppendOnly)},
+		{"AuditTamper", testAuditTamper},
+		{"PersonData", db(testPersonData)},
+		{"EraseErrors", db(testEraseErrors)},
+		{"Erase", db(testErase)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tc.fn(t, open(t))
+			tc.fn(t, open)
 		})
 	}
 }
@@ -63,6 +121,10 @@ func ctx(t testing.TB) context.Context {
 
 // t0 is a fixed time with microseconds, the precision every Store keeps.
 var t0 = time.Date(2026, 11, 28, 15, 4, 5, 123456000, time.UTC)
+
+// admin is the actor of the suite's changes: a user id no test creates,
+// so that entries by admin are not mistaken for a test user's.
+const admin = game.Actor("user:900")
 
 func wantCode(t testing.TB, err error, code, field string) {
 	t.Helper()
@@ -98,66 +160,140 @@ func inTx(t testing.TB, s engine.Store, fn func(tx engine.Tx) error) {
 	}
 }
 
-func testTeams(t *testing.T, s engine.Store) {
-	c := ctx(t)
+func testTeams(t *testing.T, db DB) {
+	c, s := ctx(t), db.Store
 	if got := try(s.ListTeams(c)).must(t); len(got) != 0 {
 		t.Fatalf("ListTeams on an empty store = %v", got)
 	}
-	east := try(s.CreateTeam(c, game.Team{Name: "East", Active: true})).must(t)
-	west := try(s.CreateTeam(c, game.Team{Name: "West"})).must(t)
+	east := try(s.CreateTeam(c, game.Team{Name: "East", Active: true}, admin)).must(t)
+	west := try(s.CreateTeam(c, game.Team{Name: "West"}, admin)).must(t)
 	if east.ID <= 0 || west.ID <= 0 || east.ID == west.ID {
 		t.Fatalf("ids %d, %d: want distinct positive ids", east.ID, west.ID)
 	}
-	_, err := s.CreateTeam(c, game.Team{Name: "East", Active: true})
+	_, err := s.CreateTeam(c, game.Team{Name: "East", Active: true}, admin)
 	wantCode(t, err, game.EConflict, "name")
 
-	west.Name, west.Active = "West Coast", true
-	if got := try(s.UpdateTeam(c, west)).must(t); got != west {
+	oldWest := west
+	west.Name, west.Active, west.ParentID = "West Coast", true, east.ID
+	if got := try(s.UpdateTeam(c, west, "cli")).must(t); got != west {
 		t.Fatalf("UpdateTeam = %+v, want %+v", got, west)
 	}
-	_, err = s.UpdateTeam(c, game.Team{ID: west.ID, Name: "East"})
+	_, err = s.UpdateTeam(c, game.Team{ID: west.ID, Name: "East"}, admin)
 	wantCode(t, err, game.EConflict, "name")
-	_, err = s.UpdateTeam(c, game.Team{ID: west.ID + 1000, Name: "Nowhere"})
+	_, err = s.UpdateTeam(c, game.Team{ID: west.ID + 1000, Name: "Nowhere"}, admin)
 	wantCode(t, err, game.ENotFound, "id")
 
 	want := []game.Team{east, west}
 	if got := try(s.ListTeams(c)).must(t); !slices.Equal(got, want) {
 		t.Fatalf("ListTeams = %+v, want %+v", got, want)
 	}
+	// One entry per change, none for the refused ones.
+	wantLog(t, s, []entry{
+		{admin, "team.create", obj("team", east.ID), nil, east},
+		{admin, "team.create", obj("team", oldWest.ID), nil, oldWest},
+		{"cli", "team.update", obj("team", west.ID), oldWest, west},
+	})
 }
 
-func testReps(t *testing.T, s engine.Store) {
-	c := ctx(t)
-	team := try(s.CreateTeam(c, game.Team{Name: "East", Active: true})).must(t)
-	ann := try(s.CreateRep(c, game.Rep{TeamID: team.ID, Name: "Ann", Email: "ann@example.com", Active: true})).must(t)
-	bob := try(s.CreateRep(c, game.Rep{Name: "Bob", Active: true})).must(t) // no team, no email
-	cat := try(s.CreateRep(c, game.Rep{Name: "Cat"})).must(t)               // a second rep without email
+// testTeamHierarchy checks that a team's parent exists and that no update
+// can make the hierarchy a loop.
+func testTeamHierarchy(t *testing.T, db DB) {
+	c, s := ctx(t), db.Store
+	_, err := s.CreateTeam(c, game.Team{Name: "Orphan", ParentID: 999}, admin)
+	wantCode(t, err, game.EInvalid, "parent_id")
+	root := try(s.CreateTeam(c, game.Team{Name: "Company"}, admin)).must(t)
+	mid := try(s.CreateTeam(c, game.Team{Name: "Americas", ParentID: root.ID}, admin)).must(t)
+	leaf := try(s.CreateTeam(c, game.Team{Name: "Boston", ParentID: mid.ID}, admin)).must(t)
+	other := try(s.CreateTeam(c, game.Team{Name: "EMEA", ParentID: root.ID}, admin)).must(t)
+	n := len(auditLog(t, s))
+
+	for _, tc := range []struct {
+		name   string
+		team   game.Team
+		parent int64
+		ok     bool
+	}{
+		{"itself", root, root.ID, false},
+		{"its child", root, mid.ID, false},
+		{"its grandchild", root, leaf.ID, false},
+		{"a child onto its grandchild", mid, leaf.ID, false},
+		{"unknown parent", leaf, 999, false},
+		{"a sibling branch", leaf, other.ID, true},
+		{"back up the tree", leaf, root.ID, true},
+		{"no parent", mid, 0, true},
+		{"a former ancestor below it now", root, mid.ID, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := tc.team
+			u.ParentID = tc.parent
+			got, err := s.UpdateTeam(c, u, admin)
+			if !tc.ok {
+				wantCode(t, err, game.EInvalid, "parent_id")
+				return
+			}
+			if err != nil || got != u {
+				t.Fatalf("UpdateTeam = %+v, %v; want %+v", got, err, u)
+			}
+			n++
+		})
+	}
+	teams := try(s.ListTeams(c)).must(t)
+	parents := map[int64]int64{}
+	for _, tm := range teams {
+		parents[tm.ID] = tm.ParentID
+	}
+	want := map[int64]int64{root.ID: mid.ID, mid.ID: 0, leaf.ID: root.ID, other.ID: root.ID}
+	if !maps.Equal(parents, want) {
+		t.Fatalf("parents %v, want %v", parents, want)
+	}
+	if got := len(auditLog(t, s)); got != n {
+		t.Fatalf("%d audit entries, want %d: one per accepted change", got, n)
+	}
+	verify(t, s)
+}
+
+func testReps(t *testing.T, db DB) {
+	c, s := ctx(t), db.Store
+	team := try(s.CreateTeam(c, game.Team{Name: "East", Active: true}, admin)).must(t)
+	ann := try(s.CreateRep(c, game.Rep{TeamID: team.ID, Name: "Ann", Email: "ann@example.com", Active: true}, admin)).must(t)
+	bob := try(s.CreateRep(c, game.Rep{Name: "Bob", Active: true}, admin)).must(t) // no team, no email
+	cat := try(s.CreateRep(c, game.Rep{Name: "Cat"}, admin)).must(t)               // a second rep without email
 	if ann.ID <= 0 || bob.ID <= 0 || cat.ID <= 0 {
 		t.Fatalf("rep ids %d, %d, %d", ann.ID, bob.ID, cat.ID)
 	}
 
-	_, err := s.CreateRep(c, game.Rep{Name: "Ann 2", Email: "ann@example.com"})
+	_, err := s.CreateRep(c, game.Rep{Name: "Ann 2", Email: "ann@example.com"}, admin)
 	wantCode(t, err, game.EConflict, "email")
-	_, err = s.CreateRep(c, game.Rep{Name: "Dan", TeamID: team.ID + 1000})
+	_, err = s.CreateRep(c, game.Rep{Name: "Dan", TeamID: team.ID + 1000}, admin)
 	wantCode(t, err, game.EInvalid, "team_id")
 
+	oldBob := bob
 	bob.TeamID, bob.Email = team.ID, "bob@example.com"
-	if got := try(s.UpdateRep(c, bob)).must(t); got != bob {
+	if got := try(s.UpdateRep(c, bob, admin)).must(t); got != bob {
 		t.Fatalf("UpdateRep = %+v, want %+v", got, bob)
 	}
-	_, err = s.UpdateRep(c, game.Rep{ID: cat.ID, Name: "Cat", Email: "ann@example.com"})
+	_, err = s.UpdateRep(c, game.Rep{ID: cat.ID, Name: "Cat", Email: "ann@example.com"}, admin)
 	wantCode(t, err, game.EConflict, "email")
-	_, err = s.UpdateRep(c, game.Rep{ID: cat.ID, Name: "Cat", TeamID: team.ID + 1000})
+	_, err = s.UpdateRep(c, game.Rep{ID: cat.ID, Name: "Cat", TeamID: team.ID + 1000}, admin)
 	wantCode(t, err, game.EInvalid, "team_id")
-	_, err = s.UpdateRep(c, game.Rep{ID: cat.ID + 1000, Name: "Nobody"})
+	_, err = s.UpdateRep(c, game.Rep{ID: cat.ID + 1000, Name: "Nobody"}, admin)
 	wantCode(t, err, game.ENotFound, "id")
 
+	oldAnn := ann
 	ann.TeamID = 0 // leaving a team
-	try(s.UpdateRep(c, ann)).must(t)
+	try(s.UpdateRep(c, ann, game.ActorSystem)).must(t)
 	want := []game.Rep{ann, bob, cat}
 	if got := try(s.ListReps(c)).must(t); !slices.Equal(got, want) {
 		t.Fatalf("ListReps = %+v, want %+v", got, want)
 	}
+	wantLog(t, s, []entry{
+		{admin, "team.create", obj("team", team.ID), nil, team},
+		{admin, "rep.create", obj("rep", ann.ID), nil, oldAnn},
+		{admin, "rep.create", obj("rep", bob.ID), nil, oldBob},
+		{admin, "rep.create", obj("rep", cat.ID), nil, cat},
+		{admin, "rep.update", obj("rep", bob.ID), oldBob, bob},
+		{game.ActorSystem, "rep.update", obj("rep", ann.ID), oldAnn, ann},
+	})
 
 	inTx(t, s, func(tx engine.Tx) error {
 		got, err := tx.Reps(c, []int64{cat.ID, ann.ID, ann.ID, cat.ID + 1000})
@@ -178,10 +314,10 @@ func testReps(t *testing.T, s engine.Store) {
 func seedReps(t testing.TB, s engine.Store, n int) (game.Team, []game.Rep) {
 	t.Helper()
 	c := ctx(t)
-	team := try(s.CreateTeam(c, game.Team{Name: fmt.Sprintf("Team %d", time.Now().UnixNano()), Active: true})).must(t)
+	team := try(s.CreateTeam(c, game.Team{Name: fmt.Sprintf("Team %d", time.Now().UnixNano()), Active: true}, admin)).must(t)
 	reps := make([]game.Rep, n)
 	for i := range reps {
-		reps[i] = try(s.CreateRep(c, game.Rep{TeamID: team.ID, Name: fmt.Sprintf("Rep %d", i), Active: true})).must(t)
+		reps[i] = try(s.CreateRep(c, game.Rep{TeamID: team.ID, Name: fmt.Sprintf("Rep %d", i), Active: true}, admin)).must(t)
 	}
 	return team, reps
 }
