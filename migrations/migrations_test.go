@@ -211,3 +211,71 @@ func TestOutboxByEventKey(t *testing.T) {
 		})
 	}
 }
+
+// TestIdentity migrates a database holding a team hierarchy, a user and an
+// audit entry down to 00002 and up again, and checks on the way that the
+// audit log takes a redaction and refuses any other change.
+func TestIdentity(t *testing.T) {
+	for _, tc := range []struct {
+		dialect migrations.Dialect
+		goose   goose.Dialect
+		open    func(*testing.T) *sql.DB
+	}{{migrations.SQLite, goose.DialectSQLite3, openSQLite}, {migrations.Postgres, goose.DialectPostgres, openPostgres}} {
+		t.Run(string(tc.dialect), func(t *testing.T) {
+			ctx := t.Context()
+			db := tc.open(t)
+			fsys, err := migrations.FS(tc.dialect)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := goose.NewProvider(tc.goose, db, fsys, goose.WithDisableGlobalRegistry(true), goose.WithLogger(goose.NopLogger()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.UpTo(ctx, 3); err != nil {
+				t.Fatal(err)
+			}
+			exec := func(q string) error {
+				_, err := db.ExecContext(ctx, q)
+				return err
+			}
+			for _, q := range []string{
+				`INSERT INTO teams (name) VALUES ('Company')`,
+				`INSERT INTO teams (name, parent_id) VALUES ('East', 1)`,
+				`INSERT INTO reps (name, team_id) VALUES ('Ann', 2)`,
+				`INSERT INTO users (email, name, role, rep_id, created_at) VALUES ('ann@example.com', 'Ann', 'rep', 1, 1)`,
+				`INSERT INTO audit_log (seq, at, actor, action, object, after, digest, prev_hash, hash)
+				 VALUES (1, 1, 'cli', 'user.create', 'user:1', '{"name":"Ann"}', 'd', '', 'h')`,
+				`UPDATE audit_log SET after = '{"redacted":true}', redacted = TRUE WHERE seq = 1`,
+			} {
+				if err := exec(q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			for _, q := range []string{
+				`INSERT INTO teams (name, parent_id) VALUES ('Nowhere', 99)`,
+				`INSERT INTO users (email, name, role, created_at) VALUES ('ann@example.com', 'Ann 2', 'admin', 1)`,
+				`INSERT INTO users (email, name, role, rep_id, created_at) VALUES ('x@example.com', 'X', 'rep', 1, 1)`,
+				`UPDATE audit_log SET hash = 'x' WHERE seq = 1`,
+				`UPDATE audit_log SET after = '{}' WHERE seq = 1`,
+				`DELETE FROM audit_log`,
+			} {
+				if err := exec(q); err == nil {
+					t.Errorf("%s was accepted", q)
+				}
+			}
+			if _, err := p.DownTo(ctx, 2); err != nil {
+				t.Fatal(err)
+			}
+			if got := query(t, ctx, db, `SELECT name FROM teams`); !slices.Equal(got, []string{"company", "east"}) {
+				t.Fatalf("teams after down = %v", got)
+			}
+			if err := migrations.Up(ctx, db, tc.dialect, nil); err != nil {
+				t.Fatal(err)
+			}
+			if got := query(t, ctx, db, `SELECT name FROM teams WHERE parent_id IS NULL`); len(got) != 2 {
+				t.Fatalf("teams with no parent after down and up = %v, want both", got)
+			}
+		})
+	}
+}
