@@ -200,6 +200,15 @@ func checkLines(t *rapid.T, p comp.Plan, digits int32, lines []comp.Line) {
 	}
 }
 
+// addLines checks lines and adds their amounts to posted, per component, as
+// the ledger would.
+func addLines(t *rapid.T, p comp.Plan, digits int32, posted map[string]decimal.Decimal, lines []comp.Line) {
+	checkLines(t, p, digits, lines)
+	for _, l := range lines {
+		posted[l.Component] = posted[l.Component].Add(l.Amount)
+	}
+}
+
 // A step is one event of a period: a deal won, lost, edited, or the team's
 // revenue moving.
 func (g gen) step(s comp.State, i int) comp.State {
@@ -244,9 +253,8 @@ func TestPropertyTelescopes(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Post: %v", err)
 			}
-			checkLines(t, p, g.digits, lines)
+			addLines(t, p, g.digits, posted, lines)
 			for _, l := range lines {
-				posted[l.Component] = posted[l.Component].Add(l.Amount)
 				exact[l.Component] = exact[l.Component].Add(l.Trace.Exact)
 			}
 			s = next
@@ -268,10 +276,7 @@ func TestPropertyTelescopes(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Adjust: %v", err)
 		}
-		checkLines(t, p, g.digits, lines)
-		for _, l := range lines {
-			posted[l.Component] = posted[l.Component].Add(l.Amount)
-		}
+		addLines(t, p, g.digits, posted, lines)
 		for name, e := range evalT(t, p, s) {
 			if !posted[name].Equal(e.Amount) {
 				t.Fatalf("%s: after Adjust %s posted, round(F) = %s", name, posted[name], e.Amount)

@@ -27,19 +27,27 @@ func scenarioPlan() comp.Plan {
 	return p
 }
 
+// eurDeal converts the 8,000.00 EUR of a deal closed on 2026-11-20 at the
+// rate of 2026-11-01.
+func eurDeal(t *testing.T) (decimal.Decimal, comp.Exchange) {
+	t.Helper()
+	rates, err := comp.NewRates([]comp.Rate{{From: "EUR", To: "USD", Day: "2026-11-01", Rate: dec("1.0825")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	amount, ex, err := rates.Convert(dec("8000.00"), "EUR", "USD", "2026-11-20")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return amount, ex
+}
+
 // TestTraceSentences walks a month of events through the scenario plan and
 // pins every sentence a rep would read (testdata/sentences.golden; refresh
 // with go test -update).
 func TestTraceSentences(t *testing.T) {
 	p := scenarioPlan()
-	rates, err := comp.NewRates([]comp.Rate{{From: "EUR", To: "USD", Day: "2026-11-01", Rate: dec("1.0825")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eur, ex, err := rates.Convert(dec("8000.00"), "EUR", "USD", "2026-11-20")
-	if err != nil {
-		t.Fatal(err)
-	}
+	eur, ex := eurDeal(t)
 	sw := func(id, amount string) comp.DealCredit {
 		return comp.DealCredit{ID: id, Amount: dec(amount), Product: "software", CloseDay: "2026-11-02"}
 	}
@@ -139,14 +147,7 @@ func TestTraceSentences(t *testing.T) {
 // pushes to a rep's phone (testdata/line.golden.json).
 func TestLineJSON(t *testing.T) {
 	p := scenarioPlan()
-	rates, err := comp.NewRates([]comp.Rate{{From: "EUR", To: "USD", Day: "2026-11-01", Rate: dec("1.0825")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	amount, ex, err := rates.Convert(dec("8000.00"), "EUR", "USD", "2026-11-20")
-	if err != nil {
-		t.Fatal(err)
-	}
+	amount, ex := eurDeal(t)
 	before := comp.StateOf(dec("33000"), comp.DealCredit{ID: "opp-1", Amount: dec("30000"), Product: "software"})
 	after := with(before, comp.DealCredit{ID: "opp-7", Amount: amount, Product: "software", CloseDay: "2026-11-20", Exchange: &ex})
 	l := lineOf(t, mustPost(t, p, before, after), "commission")
