@@ -282,7 +282,7 @@ func displayQuery(channels []string) string {
 	for _, ch := range channels {
 		if rest, ok := strings.CutPrefix(ch, "board:"); ok {
 			if parts := strings.Split(rest, ":"); len(parts) == 3 {
-				return "?metric=" + parts[0] + "&period=" + parts[1] + "&scope=" + parts[2]
+				return "?board=" + parts[0] + "&period=" + parts[1] + "&scope=" + parts[2]
 			}
 		}
 	}

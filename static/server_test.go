@@ -25,7 +25,7 @@ import (
 
 // strictCSP is the policy the server sends with every page: no inline
 // script or style, no eval. The tests fail on any violation of it.
-const strictCSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; " +
+const strictCSP = "default-src 'self'; connect-src 'self'; img-src 'self' data:; " +
 	"style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 // canaryPath serves a page that breaks the CSP on purpose.
