@@ -304,9 +304,11 @@ func testErase(t *testing.T, db DB) {
 	}
 	ledgerBefore := try(s.Ledger(c, rep.ID, 100)).must(t)
 	logBefore := auditLog(t, s)
+	// Redacted: the entries about her, and those that name her.
 	var wantRedacted []int64
 	for _, e := range logBefore {
-		if slices.ContainsFunc(needles, func(n string) bool {
+		about := (e.Object == obj("rep", rep.ID) || e.Object == obj("user", user.ID)) && (e.Before != nil || e.After != nil)
+		if about || slices.ContainsFunc(needles, func(n string) bool {
 			return bytes.Contains(e.Before, []byte(n)) || bytes.Contains(e.After, []byte(n))
 		}) {
 			wantRedacted = append(wantRedacted, e.Seq)
@@ -428,6 +430,18 @@ func testErase(t *testing.T, db DB) {
 	if strings.Contains(string(erasure), "null") {
 		t.Errorf("erasure record %s: want a list of seqs", erasure)
 	}
+
+	// A name too short to search for everywhere: the entries about the
+	// person are redacted all the same.
+	al := try(s.CreateRep(c, game.Rep{Name: "Al", Active: true}, admin)).must(t)
+	al.Active = false
+	try(s.UpdateRep(c, al, admin)).must(t)
+	n := len(auditLog(t, s))
+	er = try(s.ErasePerson(c, al.ID, "their request", admin)).must(t)
+	if !slices.Equal(er.Redacted, []int64{int64(n - 1), int64(n)}) {
+		t.Errorf("erasing Al redacted %v, want %v", er.Redacted, []int64{int64(n - 1), int64(n)})
+	}
+	verify(t, s)
 }
 
 func sameRow(a, b engine.LedgerRow) bool {

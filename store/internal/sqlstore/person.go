@@ -141,10 +141,11 @@ var scrubTargets = []struct {
 //     and why it was erased;
 //   - the linked user gets a pseudonymous email and name, no password, is
 //     disabled, and loses their sessions and reset links;
-//   - audit entries whose before or after hold the person's name or email
-//     (the current ones, and earlier ones found in the entries about the rep
-//     and the user) are redacted: before and after become {"redacted":true},
-//     the digest and hashes stay, so the chain still verifies;
+//   - audit entries about the rep or the user, and those whose before or
+//     after hold the person's name or email (the current ones, and earlier
+//     ones found in the entries about the rep and the user), are redacted:
+//     before and after become {"redacted":true}, the digest and hashes
+//     stay, so the chain still verifies;
 //   - the same strings are replaced by the pseudonyms in team, deal and
 //     token names, stored event answers and outbox payloads (scrubTargets),
 //     as substrings, those of at least minScrubLen characters (see
@@ -174,11 +175,12 @@ func (s *Store) ErasePerson(ctx context.Context, repID int64, reason string, by 
 		if len(users) > 0 {
 			user, er.User = &users[0], users[0].ID
 		}
-		sc, err := identities(ctx, q, rep, user)
+		p, err := identify(ctx, q, rep, user)
 		if err != nil {
 			return fmt.Errorf("erase rep %d: %w", repID, err)
 		}
-		if er.Redacted, err = s.redact(ctx, q, sc); err != nil {
+		sc := p.sc
+		if er.Redacted, err = s.redact(ctx, q, p); err != nil {
 			return fmt.Errorf("erase rep %d: %w", repID, err)
 		}
 		reason := sc.text(reason)
@@ -230,16 +232,26 @@ func eraseUser(ctx context.Context, q Querier, userID int64) error {
 	return nil
 }
 
-// identities returns the scrubber of a person: their names become the
-// rep's pseudonym and their emails the user's pseudonymous address (or,
-// without a user, one made from the rep id). Besides the current names and
-// emails of the rep and the user, it collects the earlier ones from the
-// audit entries about them not yet redacted: a rep renamed from "Ann Smith"
-// to "Ann Lee" left "Ann Smith" in the log. Pseudonyms from an earlier
-// erasure are not personal data and are left out.
-func identities(ctx context.Context, q Querier, rep game.Rep, user *game.User) (*scrubber, error) {
+// person is what identifies someone being erased.
+type person struct {
+	// objects are the audit objects "rep:<id>" and "user:<id>" (the rep's
+	// twice when there is no user).
+	objects [2]string
+	// sc replaces their names and emails.
+	sc *scrubber
+}
+
+// identify returns what identifies a person. In the scrubber, their names
+// become the rep's pseudonym and their emails the user's pseudonymous
+// address (or, without a user, one made from the rep id). Besides the
+// current names and emails of the rep and the user, it collects the
+// earlier ones from the audit entries about them not yet redacted: a rep
+// renamed from "Ann Smith" to "Ann Lee" left "Ann Smith" in the log.
+// Pseudonyms from an earlier erasure are not personal data and are left
+// out.
+func identify(ctx context.Context, q Querier, rep game.Rep, user *game.User) (person, error) {
 	name, email := erasedRepName(rep.ID), fmt.Sprintf("erased-rep-%d%s", rep.ID, erasedEmailDomain)
-	objects := []any{object("rep", rep.ID), object("rep", rep.ID)}
+	objects := [2]string{object("rep", rep.ID), object("rep", rep.ID)}
 	if user != nil {
 		email = erasedUserEmail(user.ID)
 		objects[1] = object("user", user.ID)
@@ -259,9 +271,9 @@ func identities(ctx context.Context, q Querier, rep game.Rep, user *game.User) (
 	}
 	entries, err := queryAudit(ctx, q,
 		`SELECT `+auditColumns+` FROM audit_log WHERE (object = $1 OR object = $2) AND NOT redacted ORDER BY seq`,
-		objects...)
+		objects[0], objects[1])
 	if err != nil {
-		return nil, fmt.Errorf("earlier names: %w", err)
+		return person{}, fmt.Errorf("earlier names: %w", err)
 	}
 	for _, e := range entries {
 		for _, p := range []json.RawMessage{e.Before, e.After} {
@@ -271,25 +283,32 @@ func identities(ctx context.Context, q Querier, rep game.Rep, user *game.User) (
 			}
 		}
 	}
-	return newScrubber(m), nil
+	return person{objects: objects, sc: newScrubber(m)}, nil
 }
 
 // redact blanks the before and after of every entry not yet redacted that
-// holds one of sc's strings, and returns their seqs. SQL finds the
-// candidates (any needle, as text); Go confirms on the bytes.
-func (s *Store) redact(ctx context.Context, q Querier, sc *scrubber) ([]int64, error) {
-	seqs := []int64{}
-	if sc.empty() {
-		return seqs, nil
+// is about p (its object) or holds one of p's strings, and returns their
+// seqs. SQL finds the candidates (any needle, as text); Go confirms on the
+// bytes. Erasure entries are left alone: they hold ids only, and the
+// verifier reads them to know which redactions are legitimate.
+func (s *Store) redact(ctx context.Context, q Querier, p person) ([]int64, error) {
+	where := `object = $1 OR object = $2`
+	conds, args := s.containsAny(p.sc, []string{"before", "after"}, false, 3)
+	if conds != "" {
+		where += ` OR ` + conds
 	}
-	conds, args := s.containsAny(sc, []string{"before", "after"}, false)
 	entries, err := queryAudit(ctx, q,
-		`SELECT `+auditColumns+` FROM audit_log WHERE NOT redacted AND (`+conds+`) ORDER BY seq`, args...)
+		`SELECT `+auditColumns+` FROM audit_log
+		  WHERE NOT redacted AND action <> $`+strconv.Itoa(3+len(args))+`
+		    AND (before IS NOT NULL OR after IS NOT NULL) AND (`+where+`)
+		  ORDER BY seq`,
+		append(append([]any{p.objects[0], p.objects[1]}, args...), game.ActionErase)...)
 	if err != nil {
 		return nil, fmt.Errorf("find entries to redact: %w", err)
 	}
+	seqs := []int64{}
 	for _, e := range entries {
-		if sc.contains(e.Before) || sc.contains(e.After) {
+		if e.Object == p.objects[0] || e.Object == p.objects[1] || p.sc.contains(e.Before) || p.sc.contains(e.After) {
 			seqs = append(seqs, e.Seq)
 		}
 	}
@@ -309,14 +328,15 @@ func (s *Store) redact(ctx context.Context, q Querier, sc *scrubber) ([]int64, e
 }
 
 // containsAny returns the condition that any of cols contains any of sc's
-// needles, with its arguments ($1…), bound as bytes when asBytes.
-func (s *Store) containsAny(sc *scrubber, cols []string, asBytes bool) (string, []any) {
+// needles, numbered from $first, with its arguments, bound as bytes when
+// asBytes; "" when sc has no needles.
+func (s *Store) containsAny(sc *scrubber, cols []string, asBytes bool, first int) (string, []any) {
 	var (
 		conds []string
 		args  []any
 	)
 	for i, n := range sc.needles {
-		p := "$" + strconv.Itoa(i+1)
+		p := "$" + strconv.Itoa(first+i)
 		for _, col := range cols {
 			conds = append(conds, s.d.Contains(col, p))
 		}
@@ -334,7 +354,7 @@ func (s *Store) containsAny(sc *scrubber, cols []string, asBytes bool) (string, 
 // Rows are read first and written afterwards: a connection cannot write
 // while it streams rows.
 func (s *Store) scrubColumn(ctx context.Context, q Querier, sc *scrubber, table string, keys []string, col string, isJSON bool) error {
-	conds, args := s.containsAny(sc, []string{col}, isJSON)
+	conds, args := s.containsAny(sc, []string{col}, isJSON, 1)
 	rows, err := q.Query(ctx, `SELECT `+strings.Join(keys, ", ")+`, `+col+` FROM `+table+` WHERE `+conds, args...)
 	if err != nil {
 		return err
