@@ -137,6 +137,19 @@ func TestCommissionLines(t *testing.T) {
 	}
 }
 
+// TestQuotaChangedMidPeriod: when the quota itself changes (a correction),
+// the bands move, so the line says what is earned now against what was.
+func TestQuotaChangedMidPeriod(t *testing.T) {
+	p := planWith(commission(comp.Marginal, exampleTiers()))
+	l := mustPost(t, p, comp.State{Quota: dec("10000"), Credited: dec("15000")}, comp.State{Quota: dec("20000"), Credited: dec("15000")})[0]
+	wantEqual(t, "amount", l.Amount, dec("-350"))
+	wantEqual(t, "sum of parts", sumParts(l), l.Trace.Exact)
+	want := "1,000.00 earned on 15,000.00 credited against a quota of 20,000.00, less 1,350.00 already earned against a quota of 10,000.00: -350.00 for this deal"
+	if l.Trace.Text != want {
+		t.Errorf("text\n got %q\nwant %q", l.Trace.Text, want)
+	}
+}
+
 func sumParts(l comp.Line) decimal.Decimal {
 	sum := decimal.Zero
 	for _, p := range l.Trace.Parts {

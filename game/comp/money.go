@@ -36,15 +36,6 @@ func (r Rounding) Round(d decimal.Decimal, digits int32) decimal.Decimal {
 	}
 }
 
-// String describes the rule for a person: "half up, on each line".
-func (r Rounding) String() string {
-	where := "on each line"
-	if r.Where == OnTotal {
-		where = "on the period total"
-	}
-	return strings.ReplaceAll(string(r.Mode), "_", " ") + ", " + where
-}
-
 // digitsOf returns a currency's digits, 2 for one Podium does not know (only
 // for display: Validate refuses such currencies before any math runs).
 func digitsOf(currency string) int32 {
