@@ -35,7 +35,7 @@ func ParseMetric(s string) (Metric, error) {
 			return m, nil
 		}
 	}
-	return "", Errorf(EInvalid, "metric", "unknown metric %q (use revenue, deals, activities or points)", s)
+	return "", Errorf(EInvalid, "metric", "unknown metric %q (use revenue, deals, activities, points, commission or attainment)", s)
 }
 
 // A BoardKey names one board: a metric over one instance of a period in one
@@ -160,6 +160,9 @@ func BoardDeltas(entries []LedgerEntry) ([]BoardDelta, error) {
 	var order []k
 	for _, e := range entries {
 		for _, p := range Periods {
+			if !e.Metric.OnPeriod(p) {
+				continue
+			}
 			inst, err := p.Instance(e.Day)
 			if err != nil {
 				return nil, err

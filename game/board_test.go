@@ -121,15 +121,15 @@ func TestParseScope(t *testing.T) {
 }
 
 func TestParseMetric(t *testing.T) {
-	for _, m := range []game.Metric{"revenue", "deals", "activities", "points"} {
+	for _, m := range []game.Metric{"revenue", "deals", "activities", "points", "commission", "attainment"} {
 		if got, err := game.ParseMetric(string(m)); err != nil || got != m {
 			t.Errorf("ParseMetric(%q) = %q, %v", m, got, err)
 		}
 	}
-	if !slices.Equal(game.Metrics, []game.Metric{"revenue", "deals", "activities", "points"}) {
+	if !slices.Equal(game.Metrics, []game.Metric{"revenue", "deals", "activities", "points", "commission", "attainment"}) {
 		t.Errorf("Metrics = %v", game.Metrics)
 	}
-	_, err := game.ParseMetric("commission")
+	_, err := game.ParseMetric("bonus")
 	wantError(t, err, game.EInvalid, "metric")
 }
 

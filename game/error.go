@@ -64,3 +64,19 @@ func AsError(err error) *Error {
 	}
 	return nil
 }
+
+// PrefixField returns err with its field put under prefix ("items[2]" and
+// "rep_id" make "items[2].rep_id"); other errors are returned as they are.
+func PrefixField(err error, prefix string) error {
+	if prefix == "" {
+		return err
+	}
+	if ge := AsError(err); ge != nil {
+		f := prefix
+		if ge.Field != "" {
+			f += "." + ge.Field
+		}
+		return &Error{Code: ge.Code, Message: ge.Message, Field: f}
+	}
+	return err
+}

@@ -66,3 +66,11 @@ func ParsePeriod(s string) (Period, error) {
 	}
 	return "", Errorf(EInvalid, "period", "unknown period %q (use day, week, month, quarter, year or all)", s)
 }
+
+// ParseDay checks a local day written "YYYY-MM-DD".
+func ParseDay(field, s string) (string, error) {
+	if _, err := time.Parse(DayLayout, s); err != nil {
+		return "", Errorf(EInvalid, field, "%q is not a day written YYYY-MM-DD", s)
+	}
+	return s, nil
+}

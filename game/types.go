@@ -119,10 +119,27 @@ const (
 	MetricDeals      Metric = "deals"
 	MetricActivities Metric = "activities"
 	MetricPoints     Metric = "points"
+	// MetricCommission is pay earned, in minor units of the company
+	// currency; private: only finance and admins read its boards unless an
+	// admin makes it public.
+	MetricCommission Metric = "commission"
+	// MetricAttainment is credited revenue over quota in basis points
+	// (10000 = 100 %), on month boards only: attainment does not add up
+	// across months.
+	MetricAttainment Metric = "attainment"
 )
 
 // Metrics lists every metric, in display order.
-var Metrics = []Metric{MetricRevenue, MetricDeals, MetricActivities, MetricPoints}
+var Metrics = []Metric{MetricRevenue, MetricDeals, MetricActivities, MetricPoints, MetricCommission, MetricAttainment}
+
+// Money reports whether the metric's scores are minor units of a currency.
+func (m Metric) Money() bool { return m == MetricRevenue || m == MetricCommission }
+
+// Private reports whether the metric's boards show pay.
+func (m Metric) Private() bool { return m == MetricCommission }
+
+// OnPeriod reports whether the metric has boards of period p.
+func (m Metric) OnPeriod(p Period) bool { return m != MetricAttainment || p == PeriodMonth }
 
 // A LedgerEntry is one append-only row: a change of one metric for one rep on
 // one local day. Amount is set for revenue rows (the decimal in the company
