@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/shopspring/decimal"
 	"log/slog"
 	"sort"
 	"sync"
@@ -43,6 +44,9 @@ type Config struct {
 	CoalesceInterval time.Duration
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
+	// CompPoll is how often the pay worker looks for work other nodes
+	// marked. Zero means 2s.
+	CompPoll time.Duration
 	// Logger receives the engine's logs. Nil discards them.
 	Logger *slog.Logger
 	// Metrics, when set, records ingest and fan-out figures.
@@ -50,6 +54,9 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
+	if c.CompPoll <= 0 {
+		c.CompPoll = 2 * time.Second
+	}
 	if c.Location == nil {
 		c.Location = time.UTC
 	}
@@ -102,6 +109,11 @@ type Engine struct {
 	// effects are applied, and exclusively by Rebuild.
 	ingestMu sync.RWMutex
 
+	comp     CompStore
+	compWake chan struct{}
+	compMu   sync.RWMutex
+	compCfg  *compCache
+
 	rosterMu sync.RWMutex
 	reps     map[int64]game.Rep
 	teams    map[int64]game.Team
@@ -146,6 +158,9 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err := e.loadRoster(ctx); err != nil {
 		return err
 	}
+	if err := e.loadComp(ctx); err != nil {
+		return err
+	}
 	if _, err := e.ensureBoards(ctx); err != nil {
 		return err
 	}
@@ -166,6 +181,10 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.wg.Add(2)
 	go func() { defer e.wg.Done(); e.relayLoop(runCtx) }()
 	go func() { defer e.wg.Done(); e.hub.run(runCtx) }()
+	if e.comp != nil {
+		e.wg.Add(1)
+		go func() { defer e.wg.Done(); e.compLoop(runCtx) }()
+	}
 	return nil
 }
 
@@ -446,9 +465,12 @@ func (e *Engine) entry(k game.BoardKey, s game.Standing) BoardEntry {
 	if be.Name == "" {
 		be.Name = fmt.Sprintf("Rep %d", s.RepID)
 	}
-	if k.Metric == game.MetricRevenue {
+	switch {
+	case k.Metric.Money():
 		be.Value = game.FormatMinor(s.Score, e.cfg.Currency)
-	} else {
+	case k.Metric == game.MetricAttainment:
+		be.Value = decimal.New(s.Score, -2).StringFixed(2) + " %" // basis points
+	default:
 		be.Value = fmt.Sprint(s.Score)
 	}
 	return be
@@ -456,7 +478,7 @@ func (e *Engine) entry(k game.BoardKey, s game.Standing) BoardEntry {
 
 func (e *Engine) view(k game.BoardKey, st []game.Standing) BoardView {
 	v := BoardView{Board: k.String(), Metric: k.Metric, Period: k.Period, Instance: k.Instance, Scope: k.Scope, Entries: make([]BoardEntry, len(st))}
-	if k.Metric == game.MetricRevenue {
+	if k.Metric.Money() {
 		v.Currency = e.cfg.Currency
 	}
 	for i, s := range st {
@@ -506,6 +528,12 @@ func (e *Engine) onBus(m Message) {
 		defer cancel()
 		if err := e.loadRoster(ctx); err != nil {
 			e.log.Warn("reload roster", "err", err)
+		}
+	case chanComp:
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := e.loadComp(ctx); err != nil {
+			e.log.Warn("reload plans", "err", err)
 		}
 	case chanRevoke:
 		e.hub.closeOwned(string(m.Data))

@@ -73,9 +73,18 @@ var nov28 = time.Date(2026, 11, 28, 15, 0, 0, 0, time.UTC)
 
 func newFixture(t *testing.T, b backend) *fixture {
 	t.Helper()
+	return newFixtureWith(t, b, nil)
+}
+
+// newFixtureWith is newFixture with a hook that runs before the engine starts.
+func newFixtureWith(t *testing.T, b backend, before func(*engine.Engine, engine.Store)) *fixture {
+	t.Helper()
 	s, boards, bus := b.open(t)
 	clk := &clock{t: nov28}
-	e := engine.New(engine.Config{Now: clk.Now, CoalesceInterval: 20 * time.Millisecond, RelayInterval: 50 * time.Millisecond, RelayGrace: 100 * time.Millisecond}, s, boards, bus)
+	e := engine.New(engine.Config{Now: clk.Now, CoalesceInterval: 20 * time.Millisecond, RelayInterval: 50 * time.Millisecond, RelayGrace: 100 * time.Millisecond, CompPoll: 50 * time.Millisecond}, s, boards, bus)
+	if before != nil {
+		before(e, s)
+	}
 	ctx := context.Background()
 	if err := e.Start(ctx); err != nil {
 		t.Fatal(err)

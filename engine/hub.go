@@ -441,7 +441,7 @@ func (h *Hub) encodeBoard(typ string, b *boardChan, entries []BoardEntry, remove
 	if entries == nil {
 		w.Entries = []BoardEntry{}
 	}
-	if b.metric == game.MetricRevenue {
+	if b.metric.Money() {
 		w.Currency = h.e.cfg.Currency
 	}
 	out, _ := json.Marshal(w)

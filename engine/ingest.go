@@ -70,7 +70,7 @@ func activityKey(a game.Activity) string {
 func (e *Engine) dealItem(in game.DealInput, field string) (item, error) {
 	d, err := game.ValidateDeal(in, e.cfg.Currency)
 	if err != nil {
-		return item{}, prefixField(err, field)
+		return item{}, game.PrefixField(err, field)
 	}
 	return item{natKey: dealKey(d), hash: hashOf(d), deal: &d}, nil
 }
@@ -78,24 +78,11 @@ func (e *Engine) dealItem(in game.DealInput, field string) (item, error) {
 func (e *Engine) activityItem(in game.ActivityInput, field string) (item, error) {
 	a, err := game.ValidateActivity(in)
 	if err != nil {
-		return item{}, prefixField(err, field)
+		return item{}, game.PrefixField(err, field)
 	}
 	return item{natKey: activityKey(a), hash: hashOf(a), activity: &a}, nil
 }
 
-func prefixField(err error, prefix string) error {
-	if prefix == "" {
-		return err
-	}
-	if ge := game.AsError(err); ge != nil {
-		f := prefix
-		if ge.Field != "" {
-			f += "." + ge.Field
-		}
-		return &game.Error{Code: ge.Code, Message: ge.Message, Field: f}
-	}
-	return err
-}
 
 func headerKey(k string) (string, error) {
 	if k == "" {
@@ -237,6 +224,7 @@ type outcome struct {
 	res    Result
 	err    error   // a business error: the request wrote nothing
 	outbox *effect // nil when nothing to apply
+	pay    bool    // marked pay periods to compute
 }
 
 // group is a committed group on its way to the applier.
@@ -352,12 +340,17 @@ func (e *Engine) finish(batch []*request, outs []outcome, err error) {
 		return
 	}
 	var effects []*effect
+	pay := false
 	for _, o := range outs {
 		if o.outbox != nil {
 			effects = append(effects, o.outbox)
 		}
+		pay = pay || o.pay
 	}
 	e.applyEffects(context.Background(), effects)
+	if pay {
+		e.wakeComp()
+	}
 	for i, r := range batch {
 		r.done <- reply{res: outs[i].res, err: outs[i].err}
 	}
@@ -395,7 +388,7 @@ func (e *Engine) process(ctx context.Context, tx Tx, r *request, now time.Time) 
 				return outcome{}, err
 			}
 			if r.kind == "batch" {
-				return outcome{}, &abortBatch{prefixField(err, "items["+strconv.Itoa(i)+"]")}
+				return outcome{}, &abortBatch{game.PrefixField(err, "items["+strconv.Itoa(i)+"]")}
 			}
 			return outcome{err: err}, nil
 		}
@@ -432,6 +425,9 @@ func (e *Engine) process(ctx context.Context, tx Tx, r *request, now time.Time) 
 			return outcome{}, err
 		}
 		o.outbox = eff
+		if o.pay, err = e.markCompWork(ctx, tx, eff.Key, entries); err != nil {
+			return outcome{}, err
+		}
 	}
 	return o, nil
 }

@@ -161,6 +161,10 @@ type Tx interface {
 	AppendLedger(ctx context.Context, eventKey string, at time.Time, entries []game.LedgerEntry) error
 	// AddOutbox appends the outbox row of an event; eventKey is unique.
 	AddOutbox(ctx context.Context, eventKey string, payload []byte, at time.Time) error
+	// AddCompWork marks a rep's plan period for a pay computation (an
+	// upsert: a period marked again keeps one row, with the latest event
+	// key and a cleared claim).
+	AddCompWork(ctx context.Context, w CompWork) error
 }
 
 // DealRef names a deal by source and external id.
