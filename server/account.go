@@ -99,7 +99,8 @@ func (s *Server) answer(p Principal) sessionAnswer {
 	return a
 }
 
-var allPermissions = []Permission{PermPublic, PermSelf, PermBoardsRead, PermDirectoryRead, PermDirectoryWrite, PermIngest, PermPayRead, PermUsersManage, PermTokensManage, PermAuditRead, PermPrivacy, PermOps}
+var allPermissions = []Permission{PermPublic, PermSelf, PermBoardsRead, PermDirectoryRead, PermDirectoryWrite, PermIngest, PermPayRead, PermUsersManage, PermTokensManage, PermAuditRead, PermPrivacy, PermOps,
+	PermPlansManage, PermQuotasManage, PermStatementsApprove, PermStatementsFinalize, PermPayAdjust, PermDisputes, PermPayrollExport}
 
 // requireJSON refuses a sign-in body that is not JSON: a cross-site form
 // cannot send application/json without the browser asking first, so this

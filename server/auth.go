@@ -70,14 +70,14 @@ func sessionOwner(hash string) string { return "session:" + hash }
 // holds every permission. Object rules (objectAllowed) narrow pay:read to a
 // rep's own pay and a manager's teams.
 var roleGrants = map[game.Role][]Permission{
-	game.RoleFinance: {PermSelf, PermBoardsRead, PermDirectoryRead, PermPayRead},
-	game.RoleManager: {PermSelf, PermBoardsRead, PermDirectoryRead, PermPayRead},
-	game.RoleRep:     {PermSelf, PermBoardsRead, PermDirectoryRead, PermPayRead},
+	game.RoleFinance: {PermSelf, PermBoardsRead, PermDirectoryRead, PermPayRead, PermPlansManage, PermQuotasManage, PermStatementsFinalize, PermPayAdjust, PermDisputes, PermPayrollExport},
+	game.RoleManager: {PermSelf, PermBoardsRead, PermDirectoryRead, PermPayRead, PermQuotasManage, PermStatementsApprove, PermDisputes},
+	game.RoleRep:     {PermSelf, PermBoardsRead, PermDirectoryRead, PermPayRead, PermDisputes},
 }
 
 // APIScopes are the permissions an API token may be given. Managing people,
 // tokens and privacy requests takes a person.
-var APIScopes = []Permission{PermBoardsRead, PermDirectoryRead, PermDirectoryWrite, PermIngest, PermPayRead, PermAuditRead, PermOps}
+var APIScopes = []Permission{PermBoardsRead, PermDirectoryRead, PermDirectoryWrite, PermIngest, PermPayRead, PermAuditRead, PermOps, PermPlansManage, PermQuotasManage, PermPayrollExport}
 
 // has reports whether p holds perm, before object rules.
 func (s *Server) has(p Principal, perm Permission) bool {
@@ -106,9 +106,13 @@ func (s *Server) has(p Principal, perm Permission) bool {
 // teams' (a manager, down the hierarchy), or everyone's (admin, finance,
 // the operator, an API token with pay:read).
 func (s *Server) canSeePay(p Principal, repID int64) bool {
-	if !s.has(p, PermPayRead) {
-		return false
-	}
+	return s.has(p, PermPayRead) && s.repInReach(p, repID)
+}
+
+// repInReach reports whether rep repID is within p's reach: everyone for
+// the operator, API tokens, admins and finance; a manager's teams down the
+// hierarchy (and themselves); a rep themselves.
+func (s *Server) repInReach(p Principal, repID int64) bool {
 	switch p.Kind {
 	case KindOperator, KindAPI:
 		return true
@@ -129,6 +133,22 @@ func (s *Server) canSeePay(p Principal, repID int64) bool {
 	return false
 }
 
+// teamInReach reports whether team teamID is within p's reach.
+func (s *Server) teamInReach(p Principal, teamID int64) bool {
+	switch p.Kind {
+	case KindOperator, KindAPI:
+		return true
+	case KindUser:
+		switch p.User.Role {
+		case game.RoleAdmin, game.RoleFinance:
+			return true
+		case game.RoleManager:
+			return s.e.TeamsUnder(p.User.Teams)[teamID]
+		}
+	}
+	return false
+}
+
 // canRead reports whether p may read a live channel (or the board behind
 // it): boards and the feed need boards:read, and a display token only reads
 // the channels it was issued for; a rep's channel carries their pay.
@@ -143,8 +163,25 @@ func (s *Server) canRead(p Principal, channel string) bool {
 	if !s.has(p, PermBoardsRead) {
 		return false
 	}
-	if p.Kind == KindDisplay {
-		return slices.Contains(p.Token.Channels, channel)
+	if p.Kind == KindDisplay && !slices.Contains(p.Token.Channels, channel) {
+		return false
+	}
+	if strings.HasPrefix(channel, "board:"+string(game.MetricCommission)+":") && !s.cfg.PublicCommission {
+		// Pay on a board: finance and admins see it, a manager their
+		// teams' boards; never a public screen unless an admin allows it.
+		switch {
+		case p.Kind == KindOperator:
+			return true
+		case p.Kind == KindAPI:
+			return slices.Contains(p.Token.Scopes, string(PermPayRead))
+		case p.Kind == KindUser && (p.User.Role == game.RoleAdmin || p.User.Role == game.RoleFinance):
+			return true
+		case p.Kind == KindUser && p.User.Role == game.RoleManager:
+			team, ok := strings.CutPrefix(channel[strings.LastIndexByte(channel, ':')+1:], "team-")
+			id, err := strconv.ParseInt(team, 10, 64)
+			return ok && err == nil && s.teamInReach(p, id)
+		}
+		return false
 	}
 	return true
 }
@@ -158,7 +195,10 @@ func (s *Server) objectAllowed(c *fiber.Ctx, p Principal, obj Object) bool {
 			name = "rep_id"
 		}
 		id, err := strconv.ParseInt(c.Params(name), 10, 64)
-		return err == nil && s.canSeePay(p, id)
+		return err == nil && s.repInReach(p, id)
+	case ObjTeam:
+		id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+		return err == nil && s.teamInReach(p, id)
 	case ObjBoard:
 		ch := "board:" + c.Params("metric") + ":" + c.Params("period") + ":" + c.Params("scope")
 		if _, _, err := engine.ParseChannel(ch); err != nil {

@@ -44,17 +44,24 @@ var matrixPrincipals = []string{pAnon, pOperator, pAdmin, pFinance, pManagerN, p
 
 // allowedBy lists, per permission, who holds it (object rules aside).
 var allowedBy = map[Permission][]string{
-	PermSelf:           {pAdmin, pFinance, pManagerN, pManagerS, pRepA, pRepB},
-	PermBoardsRead:     {pOperator, pAdmin, pFinance, pManagerN, pManagerS, pRepA, pRepB, pAPIRead, pDisplay},
-	PermDirectoryRead:  {pOperator, pAdmin, pFinance, pManagerN, pManagerS, pRepA, pRepB, pAPIRead},
-	PermDirectoryWrite: {pOperator, pAdmin},
-	PermIngest:         {pOperator, pAdmin, pAPIIngest},
-	PermPayRead:        {pOperator, pAdmin, pFinance, pManagerN, pManagerS, pRepA, pRepB, pAPIPay},
-	PermUsersManage:    {pOperator, pAdmin},
-	PermTokensManage:   {pOperator, pAdmin},
-	PermAuditRead:      {pOperator, pAdmin},
-	PermPrivacy:        {pOperator, pAdmin},
-	PermOps:            {pOperator, pAdmin},
+	PermSelf:               {pAdmin, pFinance, pManagerN, pManagerS, pRepA, pRepB},
+	PermBoardsRead:         {pOperator, pAdmin, pFinance, pManagerN, pManagerS, pRepA, pRepB, pAPIRead, pDisplay},
+	PermDirectoryRead:      {pOperator, pAdmin, pFinance, pManagerN, pManagerS, pRepA, pRepB, pAPIRead},
+	PermDirectoryWrite:     {pOperator, pAdmin},
+	PermIngest:             {pOperator, pAdmin, pAPIIngest},
+	PermPayRead:            {pOperator, pAdmin, pFinance, pManagerN, pManagerS, pRepA, pRepB, pAPIPay},
+	PermUsersManage:        {pOperator, pAdmin},
+	PermTokensManage:       {pOperator, pAdmin},
+	PermAuditRead:          {pOperator, pAdmin},
+	PermPrivacy:            {pOperator, pAdmin},
+	PermOps:                {pOperator, pAdmin},
+	PermPlansManage:        {pOperator, pAdmin, pFinance},
+	PermQuotasManage:       {pOperator, pAdmin, pFinance, pManagerN, pManagerS},
+	PermStatementsApprove:  {pOperator, pAdmin, pManagerN, pManagerS},
+	PermStatementsFinalize: {pOperator, pAdmin, pFinance},
+	PermPayAdjust:          {pOperator, pAdmin, pFinance},
+	PermDisputes:           {pOperator, pAdmin, pFinance, pManagerN, pManagerS, pRepA, pRepB},
+	PermPayrollExport:      {pOperator, pAdmin, pFinance},
 }
 
 // The reps whose pay the matrix asks for.
@@ -64,8 +71,9 @@ const (
 	tRepB  = "rep B (South)"
 )
 
-// seesPay lists whose pay each principal may read: their own, their teams'
-// down the hierarchy, or everyone's.
+// seesPay lists the reps within each principal's reach (whose pay they may
+// read, whose quota a manager may set): their own, their teams' down the
+// hierarchy, or everyone's.
 var seesPay = map[string][]string{
 	pOperator: {tRepA, tRepA2, tRepB},
 	pAdmin:    {tRepA, tRepA2, tRepB},
@@ -75,6 +83,24 @@ var seesPay = map[string][]string{
 	pManagerS: {tRepB},
 	pRepA:     {tRepA},
 	pRepB:     {tRepB},
+}
+
+// The teams the matrix asks for, and who reaches them.
+const (
+	tmNorth     = "North"
+	tmNorthEast = "North-East (under North)"
+	tmSouth     = "South"
+)
+
+var reachesTeam = map[string][]string{
+	pOperator:  {tmNorth, tmNorthEast, tmSouth},
+	pAdmin:     {tmNorth, tmNorthEast, tmSouth},
+	pFinance:   {tmNorth, tmNorthEast, tmSouth},
+	pAPIIngest: {tmNorth, tmNorthEast, tmSouth},
+	pAPIPay:    {tmNorth, tmNorthEast, tmSouth},
+	pAPIRead:   {tmNorth, tmNorthEast, tmSouth},
+	pManagerN:  {tmNorth, tmNorthEast},
+	pManagerS:  {tmSouth},
 }
 
 // The boards the matrix asks for: a display token reads only its own.
@@ -88,6 +114,7 @@ var displayBoards = []string{bRevenue}
 type matrix struct {
 	h      *harness
 	reps   map[string]int64
+	teams  map[string]int64
 	creds  map[string]func(*http.Request) // adds the principal's credentials
 	tokens map[string]int64
 }
@@ -95,7 +122,7 @@ type matrix struct {
 func newMatrix(t *testing.T) *matrix {
 	h := newHarness(t, func(c *Config) { c.PublicBoards = false; c.RateLimit, c.AnonRateLimit = -1, -1 })
 	ctx := t.Context()
-	m := &matrix{h: h, reps: map[string]int64{}, creds: map[string]func(*http.Request){}, tokens: map[string]int64{}}
+	m := &matrix{h: h, reps: map[string]int64{}, teams: map[string]int64{}, creds: map[string]func(*http.Request){}, tokens: map[string]int64{}}
 	team := func(name string, parent int64) int64 {
 		body := fmt.Sprintf(`{"name":%q,"parent_id":%d}`, name, parent)
 		return int64(h.call("POST", "/api/v1/teams", testToken, body, 201)["id"].(float64))
@@ -103,6 +130,7 @@ func newMatrix(t *testing.T) *matrix {
 	north := team("North", 0)
 	northEast := team("North-East", north)
 	south := team("South", 0)
+	m.teams[tmNorth], m.teams[tmNorthEast], m.teams[tmSouth] = north, northEast, south
 	rep := func(name string, team int64) int64 {
 		body := fmt.Sprintf(`{"name":%q,"team_id":%d}`, name, team)
 		return int64(h.call("POST", "/api/v1/reps", testToken, body, 201)["id"].(float64))
@@ -194,12 +222,20 @@ func (m *matrix) cases(r route, principal string) []matrixCase {
 		}
 		return path
 	}
-	base := map[string]string{"id": "999999", "source": "crm", "external_id": "none", "rep_id": strconv.FormatInt(m.reps[tRepA], 10)}
+	base := map[string]string{"id": "999999", "source": "crm", "external_id": "none", "rep_id": strconv.FormatInt(m.reps[tRepA], 10),
+		"period": "2026-11", "instance": "2026-11"}
 	switch r.Object {
+	case ObjTeam:
+		var out []matrixCase
+		for _, target := range []string{tmNorth, tmNorthEast, tmSouth} {
+			params := map[string]string{"id": strconv.FormatInt(m.teams[target], 10), "period": "month", "instance": "2026-11"}
+			out = append(out, matrixCase{fill(r.Path, params), holds && slices.Contains(reachesTeam[principal], target), target})
+		}
+		return out
 	case ObjRep:
 		var out []matrixCase
 		for _, target := range []string{tRepA, tRepA2, tRepB} {
-			params := map[string]string{"id": strconv.FormatInt(m.reps[target], 10)}
+			params := map[string]string{"id": strconv.FormatInt(m.reps[target], 10), "period": "2026-11"}
 			out = append(out, matrixCase{fill(r.Path, params), holds && slices.Contains(seesPay[principal], target), target})
 		}
 		return out
@@ -292,6 +328,11 @@ func TestChannelMatrix(t *testing.T) {
 			{"board:revenue:month:company", holdsBoards},
 			{"board:deals:month:company", holdsBoards && p != pDisplay},
 			{fmt.Sprintf("board:revenue:week:team-%d", m.h.team), holdsBoards && p != pDisplay},
+			// Pay on a board: finance and admins; a manager only their teams'.
+			{"board:commission:month:company", holdsBoards && slices.Contains([]string{pOperator, pAdmin, pFinance}, p)},
+			{fmt.Sprintf("board:commission:month:team-%d", m.teams[tmNorthEast]), holdsBoards && slices.Contains([]string{pOperator, pAdmin, pFinance, pManagerN}, p)},
+			{fmt.Sprintf("board:commission:month:team-%d", m.teams[tmSouth]), holdsBoards && slices.Contains([]string{pOperator, pAdmin, pFinance, pManagerS}, p)},
+			{"board:attainment:month:company", holdsBoards && p != pDisplay},
 		}
 		for _, target := range []string{tRepA, tRepA2, tRepB} {
 			cases = append(cases, chanCase{"rep:" + strconv.FormatInt(m.reps[target], 10), slices.Contains(allowedBy[PermPayRead], p) && slices.Contains(seesPay[p], target)})

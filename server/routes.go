@@ -2,6 +2,8 @@ package server
 
 import (
 	"github.com/gofiber/fiber/v2"
+
+	"podium/engine"
 )
 
 // Permission names what a route or channel needs. Who holds which is
@@ -11,18 +13,25 @@ type Permission string
 
 // The permissions.
 const (
-	PermPublic         Permission = "public"          // anyone: health, docs, sign-in, the app's files
-	PermSelf           Permission = "self"            // any signed-in person: their own account
-	PermBoardsRead     Permission = "boards:read"     // boards and the win feed (display tokens: only their channels)
-	PermDirectoryRead  Permission = "directory:read"  // teams and reps: names and structure, no pay
-	PermDirectoryWrite Permission = "directory:write" // create and change teams and reps
-	PermIngest         Permission = "ingest"          // send and read deals and activities
-	PermPayRead        Permission = "pay:read"        // a rep's ledger and personal channel (object: which rep)
-	PermUsersManage    Permission = "users:manage"    // users, roles, reset links, signing others out
-	PermTokensManage   Permission = "tokens:manage"   // API and display tokens
-	PermAuditRead      Permission = "audit:read"      // the audit log, its export and verification
-	PermPrivacy        Permission = "privacy"         // export and erase a person's data
-	PermOps            Permission = "ops"             // rebuild boards, read metrics
+	PermPublic             Permission = "public"              // anyone: health, docs, sign-in, the app's files
+	PermSelf               Permission = "self"                // any signed-in person: their own account
+	PermBoardsRead         Permission = "boards:read"         // boards and the win feed (display tokens: only their channels)
+	PermDirectoryRead      Permission = "directory:read"      // teams and reps: names and structure, no pay
+	PermDirectoryWrite     Permission = "directory:write"     // create and change teams and reps
+	PermIngest             Permission = "ingest"              // send and read deals and activities
+	PermPayRead            Permission = "pay:read"            // a rep's ledger and personal channel (object: which rep)
+	PermUsersManage        Permission = "users:manage"        // users, roles, reset links, signing others out
+	PermTokensManage       Permission = "tokens:manage"       // API and display tokens
+	PermAuditRead          Permission = "audit:read"          // the audit log, its export and verification
+	PermPrivacy            Permission = "privacy"             // export and erase a person's data
+	PermOps                Permission = "ops"                 // rebuild boards, read metrics
+	PermPlansManage        Permission = "plans:manage"        // comp plans, who is on them, exchange rates
+	PermQuotasManage       Permission = "quotas:manage"       // set quotas (object: which rep or team)
+	PermStatementsApprove  Permission = "statements:approve"  // a manager's approval of a statement (object: whose)
+	PermStatementsFinalize Permission = "statements:finalize" // finance's approval, lock and paid
+	PermPayAdjust          Permission = "pay:adjust"          // manual adjustments and dispute resolutions
+	PermDisputes           Permission = "disputes"            // dispute a pay line and discuss it (object: whose)
+	PermPayrollExport      Permission = "payroll:export"      // the period's payroll file
 )
 
 // Object names what a route's object-level rule checks.
@@ -33,6 +42,7 @@ const (
 	ObjNone  Object = iota
 	ObjRep          // the rep in :id or :rep_id — pay is their own, their team's, or everyone's
 	ObjBoard        // the board in :metric/:period/:scope — a display token reads only its channels
+	ObjTeam         // the team in :id — a manager's own teams and those below
 )
 
 // route is one entry of the route table.
@@ -85,6 +95,31 @@ func (s *Server) routes() []route {
 		{"POST", "/api/v1/reps", PermDirectoryWrite, ObjNone, "create reps", h(s.createRep)},
 		{"PATCH", "/api/v1/reps/:id", PermDirectoryWrite, ObjNone, "change reps", h(s.updateRep)},
 		{"GET", "/api/v1/reps/:id/ledger", PermPayRead, ObjRep, "read this rep's ledger", h(s.repLedger)},
+
+		{"GET", "/api/v1/plans", PermPlansManage, ObjNone, "read plans", h(s.listPlans)},
+		{"POST", "/api/v1/plans", PermPlansManage, ObjNone, "create plan versions", h(s.createPlan)},
+		{"POST", "/api/v1/plans/validate", PermPlansManage, ObjNone, "check plans", h(s.validatePlan)},
+		{"GET", "/api/v1/plans/:id", PermPlansManage, ObjNone, "read plans", h(s.getPlan)},
+		{"GET", "/api/v1/assignments", PermPlansManage, ObjNone, "read plan assignments", h(s.listAssignments)},
+		{"POST", "/api/v1/assignments", PermPlansManage, ObjNone, "assign plans", h(s.createAssignment)},
+		{"GET", "/api/v1/fx-rates", PermPlansManage, ObjNone, "read exchange rates", h(s.listRates)},
+		{"POST", "/api/v1/fx-rates", PermPlansManage, ObjNone, "set exchange rates", h(s.putRate)},
+
+		{"GET", "/api/v1/reps/:id/quotas", PermPayRead, ObjRep, "read this rep's quotas", h(s.repQuotas)},
+		{"PUT", "/api/v1/reps/:id/quotas", PermQuotasManage, ObjRep, "set this rep's quota", h(s.putQuota)},
+		{"GET", "/api/v1/teams/:id/quotas/:period/:instance", PermQuotasManage, ObjTeam, "read this team's quota", h(s.teamQuota)},
+		{"GET", "/api/v1/reps/:id/statements/:period", PermPayRead, ObjRep, "read this rep's statement", h(s.getStatement)},
+		{"POST", "/api/v1/reps/:id/statements/:period/manager-approve", PermStatementsApprove, ObjRep, "approve this statement", h(s.moveStatement(engine.StatementManagerApproved))},
+		{"POST", "/api/v1/reps/:id/statements/:period/finance-approve", PermStatementsFinalize, ObjRep, "approve this statement", h(s.moveStatement(engine.StatementFinanceApproved))},
+		{"POST", "/api/v1/reps/:id/statements/:period/lock", PermStatementsFinalize, ObjRep, "lock this statement", h(s.moveStatement(engine.StatementLocked))},
+		{"POST", "/api/v1/reps/:id/statements/:period/paid", PermStatementsFinalize, ObjRep, "mark this statement paid", h(s.moveStatement(engine.StatementPaid))},
+		{"GET", "/api/v1/reps/:id/what-if", PermPayRead, ObjRep, "project this rep's pay", h(s.whatIf)},
+		{"POST", "/api/v1/reps/:id/adjustments", PermPayAdjust, ObjRep, "adjust this rep's pay", h(s.postAdjustment)},
+		{"POST", "/api/v1/reps/:id/disputes", PermDisputes, ObjRep, "dispute this rep's pay", h(s.openDispute)},
+		{"GET", "/api/v1/disputes/:id", PermDisputes, ObjNone, "read disputes", h(s.getDispute)},
+		{"POST", "/api/v1/disputes/:id/comments", PermDisputes, ObjNone, "comment on disputes", h(s.commentDispute)},
+		{"POST", "/api/v1/disputes/:id/resolve", PermPayAdjust, ObjNone, "resolve disputes", h(s.resolveDispute)},
+		{"GET", "/api/v1/payroll/:period", PermPayrollExport, ObjNone, "export payroll", h(s.payroll)},
 
 		{"POST", "/api/v1/deals", PermIngest, ObjNone, "send deals", h(s.postDeal)},
 		{"GET", "/api/v1/deals/:source/:external_id", PermIngest, ObjNone, "read deals", h(s.getDeal)},

@@ -35,6 +35,9 @@ type Config struct {
 	// PublicBoards lets anyone who can reach the server read boards and the
 	// win feed without a token. Off by default: TVs use display tokens.
 	PublicBoards bool
+	// PublicCommission lets everyone who reads boards (display tokens, reps)
+	// read commission boards too. Off by default: pay is private.
+	PublicCommission bool
 	// PublicURL is the address people use ("https://podium.example.com"),
 	// for the links Podium hands out. Empty means the request's own.
 	PublicURL string
