@@ -15,31 +15,32 @@ import (
 // Config is every setting of a Podium node. Each flag falls back to an
 // environment variable; the README's configuration table lists them.
 type Config struct {
-	Addr            string         // --addr, PODIUM_ADDR; default ":8080"
-	DataDir         string         // --data-dir, PODIUM_DATA_DIR; embedded mode's SQLite file and admin token; default "./data"
-	DatabaseURL     string         // --database-url, DATABASE_URL; Postgres, switches to production mode
-	RedisURL        string         // --redis-url, REDIS_URL; Redis boards and bus
-	RedisPrefix     string         // --redis-prefix, PODIUM_REDIS_PREFIX; default "podium:"
-	AdminToken      string         // --admin-token, PODIUM_ADMIN_TOKEN; optional operator token for automation
-	AdminEmail      string         // --admin-email, PODIUM_ADMIN_EMAIL; the first admin, created on first start; default "admin@example.com"
-	PublicURL       string         // --public-url, PODIUM_PUBLIC_URL; the address people use, for sign-in links
-	RateLimit       int            // --rate-limit, PODIUM_RATE_LIMIT; requests a minute per token or browser, 0 default 6000, -1 off
-	AnonRateLimit   int            // --anon-rate-limit, PODIUM_ANON_RATE_LIMIT; per IP without credentials, 0 default 600, -1 off
-	LoginRateLimit  int            // --login-rate-limit, PODIUM_LOGIN_RATE_LIMIT; sign-in attempts a minute per IP, 0 default 10, -1 off
-	ProxyHeader     string         // --proxy-header, PODIUM_PROXY_HEADER; client address header behind a proxy (X-Forwarded-For)
-	TimeZone        string         // --timezone, PODIUM_TIMEZONE; IANA name, default "UTC"
-	Location        *time.Location // resolved TimeZone
-	Currency        string         // --currency, PODIUM_CURRENCY; default "USD"
-	Demo            bool           // --demo, PODIUM_DEMO; seed a demo company and simulate deals
-	DemoInterval    time.Duration  // --demo-interval, PODIUM_DEMO_INTERVAL; default 3s
-	PublicBoards    bool           // --public-boards, PODIUM_PUBLIC_BOARDS; default false (true with --demo)
-	AllowedOrigins  []string       // --allowed-origins, PODIUM_ALLOWED_ORIGINS; comma separated
-	NoMigrate       bool           // --no-migrate, PODIUM_NO_MIGRATE; do not migrate on serve
-	Committers      int            // --committers, PODIUM_COMMITTERS; 0 means 1 for SQLite, 4 for Postgres
-	BatchSize       int            // --batch-size, PODIUM_BATCH_SIZE; events per transaction, 0 means 64
-	LogFormat       string         // --log-format, PODIUM_LOG_FORMAT; text or json, default text
-	LogLevel        string         // --log-level, PODIUM_LOG_LEVEL; debug, info, warn, error; default info
-	ShutdownTimeout time.Duration  // --shutdown-timeout, PODIUM_SHUTDOWN_TIMEOUT; default 15s
+	Addr             string         // --addr, PODIUM_ADDR; default ":8080"
+	DataDir          string         // --data-dir, PODIUM_DATA_DIR; embedded mode's SQLite file and admin token; default "./data"
+	DatabaseURL      string         // --database-url, DATABASE_URL; Postgres, switches to production mode
+	RedisURL         string         // --redis-url, REDIS_URL; Redis boards and bus
+	RedisPrefix      string         // --redis-prefix, PODIUM_REDIS_PREFIX; default "podium:"
+	AdminToken       string         // --admin-token, PODIUM_ADMIN_TOKEN; optional operator token for automation
+	AdminEmail       string         // --admin-email, PODIUM_ADMIN_EMAIL; the first admin, created on first start; default "admin@example.com"
+	PublicURL        string         // --public-url, PODIUM_PUBLIC_URL; the address people use, for sign-in links
+	RateLimit        int            // --rate-limit, PODIUM_RATE_LIMIT; requests a minute per token or browser, 0 default 6000, -1 off
+	AnonRateLimit    int            // --anon-rate-limit, PODIUM_ANON_RATE_LIMIT; per IP without credentials, 0 default 600, -1 off
+	LoginRateLimit   int            // --login-rate-limit, PODIUM_LOGIN_RATE_LIMIT; sign-in attempts a minute per IP, 0 default 10, -1 off
+	ProxyHeader      string         // --proxy-header, PODIUM_PROXY_HEADER; client address header behind a proxy (X-Forwarded-For)
+	TimeZone         string         // --timezone, PODIUM_TIMEZONE; IANA name, default "UTC"
+	Location         *time.Location // resolved TimeZone
+	Currency         string         // --currency, PODIUM_CURRENCY; default "USD"
+	Demo             bool           // --demo, PODIUM_DEMO; seed a demo company and simulate deals
+	DemoInterval     time.Duration  // --demo-interval, PODIUM_DEMO_INTERVAL; default 3s
+	PublicBoards     bool           // --public-boards, PODIUM_PUBLIC_BOARDS; default false (true with --demo)
+	PublicCommission bool           // --public-commission, PODIUM_PUBLIC_COMMISSION; commission boards readable by every board reader
+	AllowedOrigins   []string       // --allowed-origins, PODIUM_ALLOWED_ORIGINS; comma separated
+	NoMigrate        bool           // --no-migrate, PODIUM_NO_MIGRATE; do not migrate on serve
+	Committers       int            // --committers, PODIUM_COMMITTERS; 0 means 1 for SQLite, 4 for Postgres
+	BatchSize        int            // --batch-size, PODIUM_BATCH_SIZE; events per transaction, 0 means 64
+	LogFormat        string         // --log-format, PODIUM_LOG_FORMAT; text or json, default text
+	LogLevel         string         // --log-level, PODIUM_LOG_LEVEL; debug, info, warn, error; default info
+	ShutdownTimeout  time.Duration  // --shutdown-timeout, PODIUM_SHUTDOWN_TIMEOUT; default 15s
 }
 
 // Production reports whether Postgres and Redis are configured.
@@ -91,6 +92,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.BoolVar(&c.Demo, "demo", envBool("PODIUM_DEMO", false), "seed a demo company and simulate deals")
 	fs.DurationVar(&c.DemoInterval, "demo-interval", envDur("PODIUM_DEMO_INTERVAL", 3*time.Second), "time between simulated events")
 	publicBoards := fs.String("public-boards", env("PODIUM_PUBLIC_BOARDS", ""), "let anyone who reaches the server read boards and the win feed: true or false (default false, true with --demo)")
+	fs.BoolVar(&c.PublicCommission, "public-commission", envBool("PODIUM_PUBLIC_COMMISSION", false), "let everyone who reads boards (TVs, reps) read commission boards; pay is private by default")
 	origins := fs.String("allowed-origins", env("PODIUM_ALLOWED_ORIGINS", ""), "extra browser origins allowed to open WebSockets, comma separated")
 	fs.BoolVar(&c.NoMigrate, "no-migrate", envBool("PODIUM_NO_MIGRATE", false), "do not apply migrations on serve")
 	fs.IntVar(&c.Committers, "committers", envInt("PODIUM_COMMITTERS"), "parallel committing goroutines (0: 1 for SQLite, 4 for Postgres)")

@@ -94,6 +94,7 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 type relational interface {
 	engine.Store
 	engine.Directory
+	engine.CompStore
 }
 
 // node is a wired set of ports.
@@ -213,6 +214,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger, 
 		return err
 	}
 	e := engine.New(engineConfig(cfg, log, metrics), n.store, n.boards, n.bus)
+	e.UseComp(n.store)
 	if err := e.Start(ctx); err != nil {
 		return fmt.Errorf("start engine: %w", err)
 	}
@@ -227,17 +229,18 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger, 
 		return err
 	}
 	srv, err := server.New(server.Config{
-		Directory:      n.store,
-		AdminToken:     cfg.AdminToken,
-		PublicBoards:   cfg.PublicBoards,
-		PublicURL:      cfg.PublicURL,
-		AllowedOrigins: cfg.AllowedOrigins,
-		RateLimit:      cfg.RateLimit,
-		AnonRateLimit:  cfg.AnonRateLimit,
-		LoginRateLimit: cfg.LoginRateLimit,
-		ProxyHeader:    cfg.ProxyHeader,
-		Logger:         log,
-		Registry:       reg,
+		Directory:        n.store,
+		AdminToken:       cfg.AdminToken,
+		PublicBoards:     cfg.PublicBoards,
+		PublicCommission: cfg.PublicCommission,
+		PublicURL:        cfg.PublicURL,
+		AllowedOrigins:   cfg.AllowedOrigins,
+		RateLimit:        cfg.RateLimit,
+		AnonRateLimit:    cfg.AnonRateLimit,
+		LoginRateLimit:   cfg.LoginRateLimit,
+		ProxyHeader:      cfg.ProxyHeader,
+		Logger:           log,
+		Registry:         reg,
 	}, e)
 	if err != nil {
 		e.Close(context.Background())
