@@ -64,7 +64,7 @@ func startWSBenchNode(tb testing.TB) *wsBenchNode {
 		st.Close()
 		tb.Fatal(err)
 	}
-	srv, err := New(Config{AdminToken: testToken, PublicBoards: true}, e)
+	srv, err := New(Config{Directory: st, AdminToken: testToken, PublicBoards: true, RateLimit: -1, AnonRateLimit: -1}, e)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -52,14 +52,16 @@ type benchMode struct {
 
 var benchModes = []benchMode{
 	{"embedded", func(tb testing.TB) map[string]string {
-		return map[string]string{"PODIUM_ADMIN_TOKEN": benchToken, "PODIUM_DATA_DIR": tb.TempDir()}
+		// Rate limits are off: the benchmark is one client sending as fast
+		// as the node accepts.
+		return map[string]string{"PODIUM_ADMIN_TOKEN": benchToken, "PODIUM_DATA_DIR": tb.TempDir(), "PODIUM_RATE_LIMIT": "-1", "PODIUM_ANON_RATE_LIMIT": "-1", "PODIUM_PUBLIC_BOARDS": "true"}
 	}},
 	{"production", func(tb testing.TB) map[string]string {
 		dbURL := testsvc.PostgresURL(tb) // skips when Postgres is unreachable (fails under CI=true)
 		_, prefix := testsvc.Redis(tb)   // likewise; keys under prefix are deleted at cleanup
 		return map[string]string{
 			"DATABASE_URL": dbURL, "REDIS_URL": testsvc.RedisURL(), "PODIUM_REDIS_PREFIX": prefix,
-			"PODIUM_ADMIN_TOKEN": benchToken,
+			"PODIUM_ADMIN_TOKEN": benchToken, "PODIUM_RATE_LIMIT": "-1", "PODIUM_ANON_RATE_LIMIT": "-1", "PODIUM_PUBLIC_BOARDS": "true",
 		}
 	}},
 }
