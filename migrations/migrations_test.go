@@ -279,3 +279,84 @@ func TestIdentity(t *testing.T) {
 		})
 	}
 }
+
+// TestComp migrates a database holding a plan, an assignment, a pay line, a
+// locked statement and a dispute down to 00003 and up again, and checks on
+// the way what the database itself refuses: an assignment of both a rep and
+// a team or neither, any change to a pay line, and any change to a locked
+// statement but marking it paid.
+func TestComp(t *testing.T) {
+	for _, tc := range []struct {
+		dialect migrations.Dialect
+		goose   goose.Dialect
+		open    func(*testing.T) *sql.DB
+	}{{migrations.SQLite, goose.DialectSQLite3, openSQLite}, {migrations.Postgres, goose.DialectPostgres, openPostgres}} {
+		t.Run(string(tc.dialect), func(t *testing.T) {
+			ctx := t.Context()
+			db := tc.open(t)
+			fsys, err := migrations.FS(tc.dialect)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := goose.NewProvider(tc.goose, db, fsys, goose.WithDisableGlobalRegistry(true), goose.WithLogger(goose.NopLogger()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.UpTo(ctx, 4); err != nil {
+				t.Fatal(err)
+			}
+			exec := func(q string) error {
+				_, err := db.ExecContext(ctx, q)
+				return err
+			}
+			for _, q := range []string{
+				`INSERT INTO teams (name) VALUES ('East')`,
+				`INSERT INTO reps (name, team_id) VALUES ('Ann', 1)`,
+				`INSERT INTO comp_plans (id, version, effective_from, body, created_at, created_by)
+				 VALUES ('ae', 1, '2026-01-01', '{"id":"ae"}', 1, 'cli')`,
+				`INSERT INTO comp_assignments (plan_id, rep_id, from_day, created_at) VALUES ('ae', 1, '2026-01-01', 1)`,
+				`INSERT INTO comp_assignments (plan_id, team_id, from_day, created_at) VALUES ('ae', 1, '2026-01-01', 1)`,
+				`INSERT INTO quotas (rep_id, period, instance, amount, currency) VALUES (1, 'month', '2026-11', '10000.00', 'USD')`,
+				`INSERT INTO pay_ledger (rep_id, period, posted_in, component, kind, amount, currency, actor, at)
+				 VALUES (1, '2026-11', '2026-11', 'base', 'earned', '123.45', 'USD', 'system', 1)`,
+				`INSERT INTO statements (rep_id, period, status, snapshot, hash) VALUES (1, '2026-11', 'locked', '{"total":"123.45"}', 'h')`,
+				`INSERT INTO disputes (rep_id, period, line_id, status, opened_by, opened_at) VALUES (1, '2026-11', 1, 'open', 'user:1', 1)`,
+				`INSERT INTO dispute_comments (dispute_id, by_actor, at, body) VALUES (1, 'user:1', 1, 'too low')`,
+				`UPDATE statements SET status = 'paid', stamps = '{"paid":{}}' WHERE rep_id = 1`,
+			} {
+				if err := exec(q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			for _, q := range []string{
+				`INSERT INTO comp_assignments (plan_id, rep_id, team_id, from_day, created_at) VALUES ('ae', 1, 1, '2027-01-01', 1)`,
+				`INSERT INTO comp_assignments (plan_id, from_day, created_at) VALUES ('ae', '2027-01-01', 1)`,
+				`INSERT INTO comp_plans (id, version, effective_from, body, created_at, created_by)
+				 VALUES ('ae', 1, '2027-01-01', '{}', 1, 'cli')`,
+				`INSERT INTO quotas (rep_id, period, instance, amount, currency) VALUES (99, 'month', '2026-11', '1', 'USD')`,
+				`UPDATE pay_ledger SET amount = 1`,
+				`DELETE FROM pay_ledger`,
+				`UPDATE statements SET snapshot = '{"total":"0"}'`,
+				`UPDATE statements SET hash = 'x'`,
+				`UPDATE statements SET status = 'draft'`,
+				`DELETE FROM statements`,
+			} {
+				if err := exec(q); err == nil {
+					t.Errorf("%s was accepted", q)
+				}
+			}
+			if _, err := p.DownTo(ctx, 3); err != nil {
+				t.Fatal(err)
+			}
+			if got := query(t, ctx, db, `SELECT name FROM reps`); !slices.Equal(got, []string{"ann"}) {
+				t.Fatalf("reps after down = %v", got)
+			}
+			if err := migrations.Up(ctx, db, tc.dialect, nil); err != nil {
+				t.Fatal(err)
+			}
+			if got := query(t, ctx, db, `SELECT COUNT(*) FROM pay_ledger`); !slices.Equal(got, []string{"0"}) {
+				t.Fatalf("pay lines after down and up = %v, want none", got)
+			}
+		})
+	}
+}
