@@ -1,6 +1,6 @@
-// Package postgres is Podium's production relational store: engine.Store
-// and engine.Directory on Postgres through a pgx v5 pool. The queries are
-// the ones store/sqlite runs too (store/internal/sqlstore).
+// Package postgres is Podium's production relational store: engine.Store,
+// engine.Directory and engine.CompStore on Postgres through a pgx v5 pool.
+// The queries are the ones store/sqlite runs too (store/internal/sqlstore).
 //
 // Concurrency: a Store is safe for concurrent use and may be shared by many
 // Podium nodes on one database. Transactions run at READ COMMITTED;
@@ -9,8 +9,10 @@
 // not exist yet), taken in the order of their keys, and SELECT … FOR
 // UPDATE. Transactions that append to the audit log take one more advisory
 // lock first, so that nodes append one at a time and the hash chain cannot
-// fork. A transaction that fails with a serialization failure or a
-// deadlock is run again, a few times, by InTx.
+// fork. A pay computation (InCompTx) takes an advisory lock on the rep's
+// period (CompTx.LockPay), and nodes claim pay work with FOR UPDATE SKIP
+// LOCKED, so no two take the same. A transaction that fails with a
+// serialization failure or a deadlock is run again, a few times, by InTx.
 //
 // Round trips: the statements of a batch (Prefetch's reads and locks, the
 // buffered writes a transaction sends before COMMIT) go as one pgx batch,
@@ -36,7 +38,8 @@ import (
 	"podium/store/internal/sqlstore"
 )
 
-// Store is engine.Store and engine.Directory on a Postgres database.
+// Store is engine.Store, engine.Directory and engine.CompStore on a Postgres
+// database.
 type Store struct {
 	*sqlstore.Store
 }
@@ -44,6 +47,7 @@ type Store struct {
 var (
 	_ engine.Store     = (*Store)(nil)
 	_ engine.Directory = (*Store)(nil)
+	_ engine.CompStore = (*Store)(nil)
 )
 
 // Open connects a pool to the database at url (a postgres:// URL or a
@@ -123,6 +127,10 @@ func dialect() sqlstore.Dialect {
 			return c == serializationFailure || c == deadlockDetected
 		},
 		MaxAttempts: 5,
+		// One lock per schema, rep and period; a hash collision only makes
+		// two periods take turns.
+		LockPay:    `SELECT pg_advisory_xact_lock(hashtextextended('podium.pay.' || current_schema() || '.' || $1::bigint || '/' || $2::text, 0))`,
+		SkipLocked: ` FOR UPDATE SKIP LOCKED`,
 	}
 }
 

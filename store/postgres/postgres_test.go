@@ -89,7 +89,9 @@ func TestSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "activities audit_log deals events goose_db_version ledger outbox password_resets reps sessions teams tokens user_teams users"
+	want := "activities audit_log comp_assignments comp_plans comp_state comp_work deals dispute_comments disputes " +
+		"events fx_rates goose_db_version ledger outbox password_resets pay_ledger quotas reps sessions statements " +
+		"teams tokens user_teams users"
 	if got := strings.Join(tables, " "); got != want {
 		t.Fatalf("tables in %s: %s, want %s", schema, got, want)
 	}

@@ -1,7 +1,7 @@
-// Package sqlite is Podium's embedded relational store: engine.Store and
-// engine.Directory on a SQLite file through modernc.org/sqlite (pure Go, no
-// cgo). The queries are the ones store/postgres runs too
-// (store/internal/sqlstore).
+// Package sqlite is Podium's embedded relational store: engine.Store,
+// engine.Directory and engine.CompStore on a SQLite file through
+// modernc.org/sqlite (pure Go, no cgo). The queries are the ones
+// store/postgres runs too (store/internal/sqlstore).
 //
 // Concurrency: SQLite allows one writer at a time. A Store therefore keeps
 // two pools on the file: a writer with exactly one connection, which every
@@ -30,7 +30,8 @@ import (
 	"podium/store/internal/sqlstore"
 )
 
-// Store is engine.Store and engine.Directory on a SQLite database file.
+// Store is engine.Store, engine.Directory and engine.CompStore on a SQLite
+// database file.
 type Store struct {
 	*sqlstore.Store
 	drv *driver
@@ -39,6 +40,7 @@ type Store struct {
 var (
 	_ engine.Store     = (*Store)(nil)
 	_ engine.Directory = (*Store)(nil)
+	_ engine.CompStore = (*Store)(nil)
 )
 
 // Options configure Open. The zero value is the default.
@@ -150,12 +152,12 @@ func Migrate(ctx context.Context, path string) error {
 }
 
 // dialect is SQLite's side of the shared queries. It needs no deal lock, no
-// audit lock and no FOR UPDATE because the Store has one writer: a
-// transaction that reads a deal or the last audit entry holds the only
-// write connection until it ends, and a second Store on the same file (a
-// second process) waits for it too, since the writer begins transactions
-// IMMEDIATE. Nothing to retry either: transactions never run concurrently,
-// so they cannot deadlock.
+// audit lock, no pay lock and no FOR UPDATE (SKIP LOCKED) because the Store
+// has one writer: a transaction that reads a deal, the last audit entry or
+// the pay work to claim holds the only write connection until it ends, and
+// a second Store on the same file (a second process) waits for it too,
+// since the writer begins transactions IMMEDIATE. Nothing to retry either:
+// transactions never run concurrently, so they cannot deadlock.
 func dialect() sqlstore.Dialect {
 	return sqlstore.Dialect{
 		Name:      "sqlite",

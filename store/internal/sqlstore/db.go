@@ -121,6 +121,19 @@ type Dialect struct {
 	// still the last when it appends: the chain cannot fork. Empty when
 	// transactions are serialised anyway (SQLite has one writer).
 	LockAudit string
+	// LockPay, when set, is run by CompTx.LockPay with a rep id as $1 and
+	// a plan period instance as $2. It must block until no other
+	// transaction holds the same rep's period and hold it until the
+	// transaction ends (Postgres: a transaction-level advisory lock), so
+	// that two nodes computing one rep's pay take turns and never post the
+	// same difference twice. Empty when transactions are serialised anyway
+	// (SQLite has one writer).
+	LockPay string
+	// SkipLocked is appended to the SELECT that claims pay work, so that
+	// concurrent claimers lock the rows they take and pass over the rows
+	// another holds (" FOR UPDATE SKIP LOCKED" on Postgres; empty on
+	// SQLite, whose one writer claims alone).
+	SkipLocked string
 	// Contains returns a condition that is true when the text or bytes of
 	// haystack (a column) contain needle (a parameter), compared byte for
 	// byte, without LIKE's wildcards and case folding.

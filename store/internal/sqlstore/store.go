@@ -14,8 +14,8 @@ import (
 	"podium/game"
 )
 
-// Store implements engine.Store and engine.Directory over a Driver and a
-// Dialect.
+// Store implements engine.Store, engine.Directory and engine.CompStore over
+// a Driver and a Dialect.
 type Store struct {
 	db  Driver
 	d   Dialect
@@ -270,6 +270,12 @@ func (s *Store) ListReps(ctx context.Context) ([]game.Rep, error) {
 // SQLite they wait for the one write connection, which fn's transaction
 // holds.
 func (s *Store) InTx(ctx context.Context, fn func(engine.Tx) error) error {
+	return s.inTx(ctx, func(t *tx) error { return fn(t) })
+}
+
+// inTx runs fn on a new tx in one transaction, as InTx and InCompTx do,
+// and flushes the tx's buffered writes when fn returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(*tx) error) error {
 	return s.run(ctx, func(q Querier) error {
 		t := newTx(s, q)
 		if err := fn(t); err != nil {

@@ -42,6 +42,19 @@ type tx struct {
 	activityKeys                                    keySet[[2]string]
 	outboxKeys                                      keySet[string]
 	dealWrites                                      map[engine.DealRef]dealWrite
+	// compWork holds the AddCompWork rows by rep and period: the last mark
+	// of each, since one upsert statement cannot touch a row twice.
+	compWork map[repPeriod][]any
+}
+
+// repPeriod names a rep's plan period instance.
+type repPeriod struct {
+	rep    int64
+	period string
+}
+
+func compareRepPeriods(a, b repPeriod) int {
+	return cmp.Or(cmp.Compare(a.rep, b.rep), cmp.Compare(a.period, b.period))
 }
 
 // keySet is a set of the unique keys a transaction has written, and the
@@ -79,6 +92,7 @@ func newTx(s *Store, q Querier) *tx {
 		deals:      make(map[engine.DealRef]*engine.DealState),
 		reps:       make(map[int64]game.Rep),
 		dealWrites: make(map[engine.DealRef]dealWrite),
+		compWork:   make(map[repPeriod][]any),
 	}
 }
 
@@ -109,6 +123,14 @@ var (
 		column{"deal", "text", ""}, column{"corrects", "text", ""})
 	insertOutbox = newBulk("outbox", "",
 		column{"event_key", "text", ""}, column{"payload", "bytea", ""}, column{"created_at", "bigint", ""})
+	// A period marked again takes the new event and time, and loses its
+	// claim: the computation running on the old claim leaves it in place
+	// (CompTx.DoneCompWork), so the new credit is computed too.
+	upsertCompWork = newBulk("comp_work",
+		`ON CONFLICT (rep_id, period) DO UPDATE SET
+		   event_key = excluded.event_key, marked_at = excluded.marked_at, claimed_at = NULL`,
+		column{"rep_id", "bigint", ""}, column{"period", "text", ""}, column{"event_key", "text", ""},
+		column{"marked_at", "bigint", ""})
 )
 
 // Prefetch loads the events and deals the transaction does not know yet, in
@@ -372,6 +394,15 @@ func (t *tx) AddOutbox(_ context.Context, eventKey string, payload []byte, at ti
 	return nil
 }
 
+// AddCompWork buffers the mark of a rep's plan period for a pay
+// computation, stamped with the store's clock (claims take the oldest marks
+// first). A later mark of the same period in the transaction replaces it.
+// A rep that does not exist is an EUnknownRep error from InTx.
+func (t *tx) AddCompWork(_ context.Context, w engine.CompWork) error {
+	t.compWork[repPeriod{w.RepID, w.Period}] = []any{w.RepID, w.Period, w.EventKey, micros(t.s.now())}
+	return nil
+}
+
 func outboxConflict(key string) error {
 	return game.Errorf(game.EConflict, "event_key", "the outbox row of event %q is already stored", key)
 }
@@ -412,6 +443,20 @@ func (t *tx) flush(ctx context.Context) error {
 		}
 		return fmt.Errorf("insert ledger: %w", err)
 	})
+	if len(t.compWork) > 0 {
+		// In key order, like the deals: concurrent upserts of overlapping
+		// periods then lock their rows in one order and cannot deadlock.
+		var rows []any
+		for _, k := range slices.SortedFunc(maps.Keys(t.compWork), compareRepPeriods) {
+			rows = append(rows, t.compWork[k]...)
+		}
+		add(upsertCompWork.stmts(d, rows), func(err error) error {
+			if t.s.d.IsForeignKeyViolation(err) {
+				return game.Errorf(game.EUnknownRep, "rep_id", "pay work names a rep that does not exist")
+			}
+			return fmt.Errorf("mark %d pay periods: %w", len(t.compWork), err)
+		})
+	}
 	add(insertOutbox.stmts(d, t.outboxRows), func(err error) error {
 		if t.s.d.IsUniqueViolation(err) {
 			if len(t.outboxKeys.m) == 1 {
