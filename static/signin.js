@@ -66,48 +66,9 @@
 
   let csrf = ''; // from the sign-in answer or /me; sent with every write
 
-  // sentence turns the server's message ("the email or password is wrong")
-  // into one for the page ("The email or password is wrong.").
-  function sentence(s) {
-    const t = s.trim();
-    const u = t.charAt(0).toUpperCase() + t.slice(1);
-    return /[.!?…]$/.test(u) ? u : `${u}.`;
-  }
-
-  // api sends a JSON request and returns {status, data, message}: status 0
-  // when the server could not be reached; message, on failure, what to show.
-  async function api(method, path, body) {
-    const headers = { Accept: 'application/json' };
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    if (method !== 'GET' && csrf) headers['X-CSRF-Token'] = csrf;
-    let res;
-    try {
-      res = await fetch(path, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        credentials: 'same-origin',
-        cache: 'no-store',
-      });
-    } catch (err) {
-      return { status: 0, data: null, message: "Podium can't be reached right now. Check your connection and try again." };
-    }
-    let data = null;
-    if (res.status !== 204) {
-      try {
-        data = await res.json();
-      } catch (err) {
-        data = null;
-      }
-    }
-    let message = '';
-    if (!res.ok) {
-      if (data && typeof data.message === 'string' && data.message.trim() !== '') message = sentence(data.message);
-      else if (res.status === 429) message = 'Too many attempts. Wait a minute and try again.';
-      else if (res.status >= 500) message = 'Something went wrong on the server. Try again in a moment.';
-      else message = `That did not work (error ${res.status}). Reload the page and try again.`;
-    }
-    return { status: res.status, data, message };
+  // api sends a JSON request with the session's CSRF token (podium.js).
+  function api(method, path, body) {
+    return window.podium.request(method, path, body, csrf);
   }
 
   // ---- views ------------------------------------------------------------------------

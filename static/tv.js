@@ -15,10 +15,6 @@
   const BANNER_BUSY_MS = 3500; // shorter while more are queued, so a burst does not hide the board for a minute
   const BANNER_QUEUE_MAX = 12; // beyond this the oldest waiting celebration is dropped
   const CELEBRATE_MAX_AGE_MS = 15 * 60 * 1000; // deals replayed after a long outage are not news any more
-  const BACKOFF_BASE_MS = 500;
-  const BACKOFF_MAX_MS = 10000;
-  const STABLE_CONNECTION_MS = 10000; // a connection that lived this long resets the backoff
-  const CONNECT_TIMEOUT_MS = 10000; // a handshake lost in a dead network would otherwise hang for minutes
   const STALE_AFTER_MS = 20000; // offline this long: dim the numbers so nobody trusts a frozen board
   const RANK_CHIP_MS = 8000;
   const IDLE_CURSOR_MS = 3000;
@@ -82,7 +78,6 @@
   // A subprotocol is an HTTP token (RFC 9110 tchar): anything else makes the
   // WebSocket constructor throw, so a mangled link is caught up front.
   const tokenValid = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(token);
-  const SUBPROTOCOL = 'podium.v1';
 
   const BOARD_CHANNEL = `board:${metric}:${period}:${scope}`;
   const FEED_CHANNEL = 'feed';
@@ -555,23 +550,20 @@
 
   // ---- connection -------------------------------------------------------------------
 
-  let ws = null;
-  let attempt = 0;
-  let reconnectTimer = 0;
-  let openedAt = 0;
+  // The socket loop (backoff, handshake timeout, frames) is podium.js's;
+  // what a close means for a TV is decided here.
+  const conn = window.podium.live({
+    protocols: token ? [`bearer.${token}`] : [],
+    beforeConnect,
+    onOpen,
+    onMessage,
+    onClose,
+  });
+  const send = conn.send;
   let stopped = false;
   let checking = false; // an access check is under way; it decides what comes next
   let everOpened = false;
   let offlineSince = Date.now(); // when the wall last lost its connection (or the page loaded)
-
-  function wsURL() {
-    const proto = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
-    return `${proto}//${window.location.host}/ws`;
-  }
-
-  function send(msg) {
-    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
-  }
 
   function subscribe(channel) {
     const msg = { op: 'subscribe', channel };
@@ -618,7 +610,7 @@
     els.notice.hidden = false;
     if (!stop) return;
     stopped = true;
-    clearTimeout(reconnectTimer);
+    conn.stop();
     celebrations.length = 0;
     nextCelebration();
     els.board.hidden = true;
@@ -629,55 +621,25 @@
     showNotice("This screen's access was revoked.", 'Ask an admin for a new display link.', true);
   }
 
-  function connect() {
-    clearTimeout(reconnectTimer);
-    reconnectTimer = 0;
-    if (stopped) return;
+  function beforeConnect() {
+    if (stopped) return false;
     if (token && !tokenValid) {
       console.warn('podium: the token in the address is not a token; the display link was cut or changed');
       showNotice("This screen's display link is broken.", 'Ask an admin for a new display link.', true);
-      return;
+      return false;
     }
     setStatus(everOpened ? 'reconnecting' : 'connecting');
-    let sock;
-    try {
-      sock = new WebSocket(wsURL(), token ? [SUBPROTOCOL, `bearer.${token}`] : [SUBPROTOCOL]);
-    } catch (err) {
-      console.error('podium: cannot open WebSocket', err);
-      scheduleReconnect();
-      return;
-    }
-    ws = sock;
-    let opened = false;
-    const handshakeTimer = setTimeout(() => {
-      if (sock.readyState === WebSocket.CONNECTING) sock.close(); // fires 'close', which retries
-    }, CONNECT_TIMEOUT_MS);
-    sock.addEventListener('open', () => {
-      clearTimeout(handshakeTimer);
-      if (ws !== sock) return;
-      opened = true;
-      openedAt = Date.now();
-      everOpened = true;
-      resyncing.clear();
-      setStatus('live');
-      for (const ch of CHANNELS) subscribe(ch);
-    });
-    sock.addEventListener('message', (ev) => {
-      if (ws !== sock) return;
-      onFrame(ev.data);
-    });
-    sock.addEventListener('close', (ev) => {
-      clearTimeout(handshakeTimer);
-      if (ws !== sock) return;
-      ws = null;
-      onClose(ev, opened);
-    });
-    // 'error' is always followed by 'close', which does the work.
+    return true;
+  }
+
+  function onOpen() {
+    everOpened = true;
+    resyncing.clear();
+    setStatus('live');
+    for (const ch of CHANNELS) subscribe(ch);
   }
 
   function onClose(ev, opened) {
-    if (openedAt !== 0 && Date.now() - openedAt >= STABLE_CONNECTION_MS) attempt = 0;
-    openedAt = 0;
     if (ev.code === 4001 && token) {
       // The display token was revoked: only a new link helps.
       console.warn('podium: the server closed the connection: access revoked', ev.reason);
@@ -719,6 +681,7 @@
         showRevoked();
       } else {
         stopped = true;
+        conn.stop();
         const next = window.location.pathname + window.location.search;
         window.location.replace(new URL(`signin.html?next=${encodeURIComponent(next)}`, window.location.href).href);
       }
@@ -727,37 +690,10 @@
     scheduleReconnect();
   }
 
-  // Exponential backoff with "equal jitter": half the ceiling fixed, half
-  // random, so a restart of the server does not bring every TV back in the
-  // same millisecond.
   function scheduleReconnect() {
     if (stopped) return;
-    const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** attempt);
-    attempt = Math.min(attempt + 1, 16);
-    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
     setStatus('reconnecting');
-    clearTimeout(reconnectTimer);
-    reconnectTimer = setTimeout(connect, delay);
-  }
-
-  function onFrame(data) {
-    if (typeof data !== 'string') return;
-    let parsed;
-    try {
-      parsed = JSON.parse(data);
-    } catch (err) {
-      console.error('podium: bad frame', err);
-      return;
-    }
-    const msgs = Array.isArray(parsed) ? parsed : [parsed];
-    for (const msg of msgs) {
-      try {
-        onMessage(msg);
-      } catch (err) {
-        // One bad message must not take the wall down.
-        console.error('podium: cannot handle message', msg, err);
-      }
-    }
+    conn.retry();
   }
 
   function onMessage(msg) {
@@ -812,10 +748,7 @@
   }
 
   window.addEventListener('online', () => {
-    if (!ws && !stopped && !checking) {
-      attempt = 0;
-      connect();
-    }
+    if (!checking) conn.now();
   });
   document.addEventListener('visibilitychange', keepScreenOn);
   document.addEventListener('mousemove', wake, { passive: true });
@@ -825,5 +758,5 @@
   tick();
   setInterval(tick, 1000);
   keepScreenOn();
-  connect();
+  conn.connect();
 })();

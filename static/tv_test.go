@@ -328,7 +328,7 @@ func TestAssetsHaveNoInlineCode(t *testing.T) {
 			regexp.MustCompile(`(?i)javascript:`),
 		)
 	}
-	for name, js := range embedded(t, "*.js", "tv.js", "signin.js") {
+	for name, js := range embedded(t, "*.js", "tv.js", "signin.js", "podium.js") {
 		forbid(t, name, js, "uses",
 			regexp.MustCompile(`\beval\s*\(`),
 			regexp.MustCompile(`\bnew\s+Function\b`),
