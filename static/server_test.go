@@ -41,7 +41,8 @@ const subprotocol = "podium.v1"
 // fakeServer stands in for the Podium server in the browser tests of this
 // package: the embedded FS under the strict CSP, a canary page, the
 // WebSocket at /ws and the part of the API the pages call (sign-in, me,
-// sign-out, password links and boards), with the real server's rules of
+// sign-out, password links, boards, and a rep's statement, what-if and
+// disputes), with the real server's rules of
 // authentication: a bearer token (header, or the "bearer.<token>"
 // subprotocol of an upgrade), a session cookie, or nothing where boards are
 // public; a wrong credential is refused with 401, never taken as anonymous.
@@ -57,7 +58,12 @@ type fakeServer struct {
 	sessions  map[string]fakeSession // cookie → session
 	resets    map[string]string      // one-time link secret → email
 	logins    gate                   // held: sign-ins wait
+	pay       gate                   // held: statement reads wait
 	requests  []apiRequest           // every API request, in order
+
+	statements map[string]map[string]any // "<rep>/<period>" → StatementView JSON
+	whatIfs    map[int64]map[string]any  // rep → what-if answer, whatever the amount
+	disputes   []map[string]any          // opened through the API, added to statements
 }
 
 type fakeUser struct {
@@ -65,6 +71,7 @@ type fakeUser struct {
 	Email string `json:"email"`
 	Name  string `json:"name"`
 	Role  string `json:"role"`
+	RepID int64  `json:"rep_id,omitempty"`
 }
 
 type fakeSession struct {
@@ -73,8 +80,8 @@ type fakeSession struct {
 
 // apiRequest is what the fake server saw of one API request.
 type apiRequest struct {
-	Method, Path, Auth, CSRF string
-	Body                     map[string]any
+	Method, Path, Query, Auth, CSRF string
+	Body                            map[string]any
 }
 
 func newFakeServer(t *testing.T) *fakeServer {
@@ -89,6 +96,9 @@ func newFakeServer(t *testing.T) *fakeServer {
 		users:     map[string]fakeUser{},
 		sessions:  map[string]fakeSession{},
 		resets:    map[string]string{},
+
+		statements: map[string]map[string]any{},
+		whatIfs:    map[int64]map[string]any{},
 	}
 	f.hub = newFakeHub(f.authenticate)
 	files := http.FileServer(http.FS(FS))
@@ -107,6 +117,9 @@ func newFakeServer(t *testing.T) *fakeServer {
 	mux.HandleFunc("POST /api/v1/auth/reset", f.reset)
 	mux.HandleFunc("GET /api/v1/me", f.me)
 	mux.HandleFunc("GET /api/v1/boards/{metric}/{period}/{scope}", f.board)
+	mux.HandleFunc("GET /api/v1/reps/{rep}/statements/{period}", f.statement)
+	mux.HandleFunc("GET /api/v1/reps/{rep}/what-if", f.whatIf)
+	mux.HandleFunc("POST /api/v1/reps/{rep}/disputes", f.openDispute)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Security-Policy", strictCSP)
 		w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -123,7 +136,7 @@ func (f *fakeServer) record(next http.Handler) http.Handler {
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<16))
 			r.Body = io.NopCloser(strings.NewReader(string(body)))
-			req := apiRequest{Method: r.Method, Path: r.URL.Path, Auth: r.Header.Get("Authorization"), CSRF: r.Header.Get("X-CSRF-Token")}
+			req := apiRequest{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Auth: r.Header.Get("Authorization"), CSRF: r.Header.Get("X-CSRF-Token")}
 			_ = json.Unmarshal(body, &req.Body)
 			f.mu.Lock()
 			f.requests = append(f.requests, req)
@@ -170,8 +183,59 @@ func (f *fakeServer) addUser(u fakeUser) (resetSecret string) {
 	return secret
 }
 
+// setPassword gives a user a password without going through a link.
+func (f *fakeServer) setPassword(email, password string) {
+	f.mu.Lock()
+	f.passwords[email] = password
+	f.mu.Unlock()
+}
+
+// endSessions signs every browser out, as an admin disabling accounts
+// does; the test then closes their sockets with 4001.
+func (f *fakeServer) endSessions() {
+	f.mu.Lock()
+	clear(f.sessions)
+	f.mu.Unlock()
+}
+
+// setStatement makes st the answer for rep's statement of period; nil
+// takes it away (404). The disputes opened through the API are added to
+// the answer, as the server reads them with the statement.
+func (f *fakeServer) setStatement(rep int64, period string, st map[string]any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	key := fmt.Sprint(rep, "/", period)
+	if st == nil {
+		delete(f.statements, key)
+		return
+	}
+	f.statements[key] = st
+}
+
+// setWhatIf makes answer the what-if of rep, for any amount.
+func (f *fakeServer) setWhatIf(rep int64, answer map[string]any) {
+	f.mu.Lock()
+	f.whatIfs[rep] = answer
+	f.mu.Unlock()
+}
+
+// csrfOf returns the CSRF token of the user's session.
+func (f *fakeServer) csrfOf(email string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.sessions {
+		if s.email == email {
+			return s.csrf
+		}
+	}
+	return ""
+}
+
 // holdLogins makes sign-ins wait until the returned func is called.
 func (f *fakeServer) holdLogins() (release func()) { return f.logins.hold() }
+
+// holdPay makes statement reads wait until the returned func is called.
+func (f *fakeServer) holdPay() (release func()) { return f.pay.hold() }
 
 // gate holds requests back while it is held, so that a test can look at a
 // page while it waits for an answer.
@@ -283,10 +347,20 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
+// grants are the permissions of each role that the pages look at, as the
+// server's role table gives them.
+var grants = map[string][]string{
+	"admin":   {"self", "boards:read", "pay:read", "disputes", "pay:adjust"},
+	"finance": {"self", "boards:read", "pay:read", "disputes", "pay:adjust"},
+	"manager": {"self", "boards:read", "pay:read", "disputes"},
+	"rep":     {"self", "boards:read", "pay:read", "disputes"},
+}
+
 func (f *fakeServer) answer(s fakeSession) map[string]any {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return map[string]any{"kind": "user", "user": f.users[s.email], "csrf_token": s.csrf, "permissions": []string{"self", "boards:read"}}
+	u := f.users[s.email]
+	return map[string]any{"kind": "user", "user": u, "csrf_token": s.csrf, "permissions": grants[u.Role]}
 }
 
 func (f *fakeServer) login(w http.ResponseWriter, r *http.Request) {
@@ -320,14 +394,24 @@ func (f *fakeServer) me(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, f.answer(s))
 }
 
+// csrfOK checks, as the server does of every write made with a session
+// cookie, that the request echoes the session's CSRF token; else it has
+// answered.
+func csrfOK(w http.ResponseWriter, r *http.Request, s fakeSession) bool {
+	if r.Header.Get("X-CSRF-Token") != s.csrf {
+		writeError(w, http.StatusForbidden, "csrf_failed", "X-CSRF-Token", "this page is out of date: reload it and try again")
+		return false
+	}
+	return true
+}
+
 func (f *fakeServer) logout(w http.ResponseWriter, r *http.Request) {
 	cookie, s, ok := f.session(r)
 	if !ok {
 		unauthorized(w)
 		return
 	}
-	if r.Header.Get("X-CSRF-Token") != s.csrf {
-		writeError(w, http.StatusForbidden, "csrf_failed", "X-CSRF-Token", "this page is out of date: reload it and try again")
+	if !csrfOK(w, r, s) {
 		return
 	}
 	f.mu.Lock()
@@ -365,6 +449,118 @@ func (f *fakeServer) board(w http.ResponseWriter, r *http.Request) {
 	}
 	key := r.PathValue("metric") + ":" + r.PathValue("period") + ":2026-11:" + r.PathValue("scope")
 	writeJSON(w, http.StatusOK, map[string]any{"board": key, "entries": []any{}})
+}
+
+// payReader returns the rep of the path if the request's session may read
+// their pay, as the server's object rule does: a rep their own, admins,
+// finance and managers (here: any rep) others; else it has answered.
+func (f *fakeServer) payReader(w http.ResponseWriter, r *http.Request) (rep int64, s fakeSession, ok bool) {
+	_, s, ok = f.session(r)
+	if !ok {
+		unauthorized(w)
+		return 0, s, false
+	}
+	if _, err := fmt.Sscan(r.PathValue("rep"), &rep); err != nil || rep <= 0 {
+		writeError(w, http.StatusNotFound, "not_found", "id", "no rep "+r.PathValue("rep"))
+		return 0, s, false
+	}
+	f.mu.Lock()
+	u := f.users[s.email]
+	f.mu.Unlock()
+	if u.RepID != rep && u.Role != "admin" && u.Role != "finance" && u.Role != "manager" {
+		writeError(w, http.StatusForbidden, "forbidden", "", "you may not read this rep's statement")
+		return 0, s, false
+	}
+	return rep, s, true
+}
+
+func (f *fakeServer) statement(w http.ResponseWriter, r *http.Request) {
+	rep, _, ok := f.payReader(w, r)
+	if !ok || !f.pay.pass(r) {
+		return
+	}
+	period := r.PathValue("period")
+	f.mu.Lock()
+	st, found := f.statements[fmt.Sprint(rep, "/", period)]
+	var answer map[string]any
+	if found {
+		answer = map[string]any{}
+		for k, v := range st {
+			answer[k] = v
+		}
+		disputes, _ := st["disputes"].([]any)
+		disputes = append([]any(nil), disputes...)
+		for _, d := range f.disputes {
+			if d["rep_id"] == rep && d["period"] == period {
+				disputes = append(disputes, d)
+			}
+		}
+		answer["disputes"] = disputes
+	}
+	f.mu.Unlock()
+	writePay(w, answer, found, fmt.Sprintf("rep %d is on no plan in %s", rep, period))
+}
+
+// writePay answers with v, or when there is none with the server's 404.
+func writePay(w http.ResponseWriter, v map[string]any, found bool, notFound string) {
+	if !found {
+		writeError(w, http.StatusNotFound, "not_found", "period", notFound)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (f *fakeServer) whatIf(w http.ResponseWriter, r *http.Request) {
+	rep, _, ok := f.payReader(w, r)
+	if !ok {
+		return
+	}
+	f.mu.Lock()
+	answer, found := f.whatIfs[rep]
+	f.mu.Unlock()
+	writePay(w, answer, found, fmt.Sprintf("rep %d is on no plan", rep))
+}
+
+// openDispute checks what the server checks of a cookie's write (the CSRF
+// token) and of the body (a line of one of the rep's statements).
+func (f *fakeServer) openDispute(w http.ResponseWriter, r *http.Request) {
+	rep, s, ok := f.payReader(w, r)
+	if !ok {
+		return
+	}
+	if !csrfOK(w, r, s) {
+		return
+	}
+	var in struct {
+		LineID  int64  `json:"line_id"`
+		Comment string `json:"comment"`
+	}
+	if !decodeJSON(w, r, &in) {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	period := ""
+	for key, st := range f.statements {
+		lines, _ := st["lines"].([]any)
+		for _, l := range lines {
+			if l, _ := l.(map[string]any); l != nil && fmt.Sprint(l["id"]) == fmt.Sprint(in.LineID) && strings.HasPrefix(key, fmt.Sprint(rep, "/")) {
+				period = fmt.Sprint(l["posted_in"])
+			}
+		}
+	}
+	if period == "" {
+		writeError(w, http.StatusUnprocessableEntity, "invalid", "line_id", fmt.Sprintf("line %d is not on this rep's statements", in.LineID))
+		return
+	}
+	by := fmt.Sprint("user:", f.users[s.email].ID)
+	at := time.Now().UTC().Format(time.RFC3339)
+	d := map[string]any{
+		"id": int64(len(f.disputes) + 100), "rep_id": rep, "period": period, "line_id": in.LineID, "status": "open",
+		"opened_by": by, "opened_at": at, "comments": []any{map[string]any{"by": by, "at": at, "body": in.Comment}},
+	}
+	f.disputes = append(f.disputes, d)
+	writeJSON(w, http.StatusCreated, d)
 }
 
 // ---- fake WebSocket endpoint --------------------------------------------------------

@@ -11,9 +11,18 @@
 //
 // The sign-in page (signin.html, signin.js, app.css) signs a person in and
 // out through /api/v1/auth and lets them choose a password from a one-time
-// link (signin.html#reset=…). Both pages start from base.css: the palette
-// and a small reset. Their scripts share podium.js (window.podium): API
-// requests with the CSRF token and the reconnecting WebSocket loop.
+// link (signin.html#reset=…).
+//
+// "My pay" (me.html, me.js, me.css after app.css) is a person's statement
+// for a period on a phone: total, quota attainment, every line with the
+// sentence that explains it, a what-if projection and a way to question a
+// line; the rep's live channel (rep:<id>) brings each change of pay as a
+// toast. It shows money as the server's decimal strings, never as
+// JavaScript numbers.
+//
+// Every page starts from base.css: the palette and a small reset. The
+// pages' scripts share podium.js (window.podium): API requests with the
+// CSRF token and the reconnecting WebSocket loop.
 //
 // The assets are written for a strict Content-Security-Policy (script-src and
 // style-src 'self', no 'unsafe-inline', no eval): no inline script, no style
@@ -29,10 +38,10 @@ package static
 import "embed"
 
 // FS holds the embedded assets at its root: index.html, tv.js, tv.css,
-// signin.html, signin.js, app.css, podium.js, base.css, favicon.svg and
-// party.svg.
+// signin.html, signin.js, app.css, me.html, me.js, me.css, podium.js,
+// base.css, favicon.svg and party.svg.
 // Serve it with http.FS or Fiber's filesystem middleware; it is read-only
 // and safe for concurrent use.
 //
-//go:embed index.html tv.js tv.css signin.html signin.js app.css podium.js base.css favicon.svg party.svg
+//go:embed index.html tv.js tv.css signin.html signin.js app.css me.html me.js me.css podium.js base.css favicon.svg party.svg
 var FS embed.FS

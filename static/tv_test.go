@@ -315,7 +315,7 @@ func TestTVBoardAccess(t *testing.T) {
 // attributes, inline event handlers, javascript: URLs and eval.
 func TestAssetsHaveNoInlineCode(t *testing.T) {
 	scriptTag, withSrc := regexp.MustCompile(`(?i)<script\b[^>]*>`), regexp.MustCompile(`(?i)\ssrc\s*=`)
-	for name, html := range embedded(t, "*.html", "index.html", "signin.html") {
+	for name, html := range embedded(t, "*.html", "index.html", "signin.html", "me.html") {
 		for _, tag := range scriptTag.FindAll(html, -1) {
 			if !withSrc.Match(tag) {
 				t.Errorf("%s has an inline script: %s", name, tag)
@@ -328,7 +328,7 @@ func TestAssetsHaveNoInlineCode(t *testing.T) {
 			regexp.MustCompile(`(?i)javascript:`),
 		)
 	}
-	for name, js := range embedded(t, "*.js", "tv.js", "signin.js", "podium.js") {
+	for name, js := range embedded(t, "*.js", "tv.js", "signin.js", "me.js", "podium.js") {
 		forbid(t, name, js, "uses",
 			regexp.MustCompile(`\beval\s*\(`),
 			regexp.MustCompile(`\bnew\s+Function\b`),
