@@ -39,7 +39,8 @@ const chanComp = "_comp"
 
 // compCache is what every node keeps of the comp configuration.
 type compCache struct {
-	plans       map[string][]comp.Plan // by id, versions in order
+	plans       map[string][]comp.Plan // by id, versions in order, as stored
+	effective   map[string][]comp.Plan // by id: EffectiveVersions of plans
 	assignments []Assignment
 	rates       comp.Rates
 }
@@ -74,12 +75,13 @@ func (e *Engine) loadComp(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("exchange rates: %w", err)
 	}
-	c := &compCache{plans: map[string][]comp.Plan{}, assignments: as, rates: rates}
+	c := &compCache{plans: map[string][]comp.Plan{}, effective: map[string][]comp.Plan{}, assignments: as, rates: rates}
 	for _, p := range plans {
 		c.plans[p.ID] = append(c.plans[p.ID], p)
 	}
-	for _, vs := range c.plans {
+	for id, vs := range c.plans {
 		slices.SortFunc(vs, func(a, b comp.Plan) int { return int(a.Version - b.Version) })
+		c.effective[id] = EffectiveVersions(vs)
 	}
 	e.compMu.Lock()
 	e.compCfg = c
@@ -162,12 +164,34 @@ func (e *Engine) PlanFor(repID int64, day string) (comp.Plan, Assignment, bool) 
 	if found == nil {
 		return comp.Plan{}, Assignment{}, false
 	}
-	for _, p := range c.plans[found.PlanID] {
-		if p.EffectiveFrom <= day && (p.EffectiveTo == "" || day <= p.EffectiveTo) {
-			return p, *found, true
-		}
+	if p, err := comp.PlanFor(c.effective[found.PlanID], day); err == nil {
+		return p, *found, true
 	}
 	return comp.Plan{}, Assignment{}, false
+}
+
+// EffectiveVersions returns what each version of a plan governs: versions
+// apply in version order, each from its first day on, so a later version
+// supersedes the earlier ones from that day (a correction with the same
+// first day replaces a version outright; a new version from January ends
+// the previous one on December 31). versions must be in version order.
+func EffectiveVersions(versions []comp.Plan) []comp.Plan {
+	var out []comp.Plan
+	for _, v := range versions {
+		kept := out[:0:0]
+		for _, o := range out {
+			if o.EffectiveFrom >= v.EffectiveFrom {
+				continue // superseded from its first day
+			}
+			if o.EffectiveTo == "" || o.EffectiveTo >= v.EffectiveFrom {
+				d, _ := time.Parse(game.DayLayout, v.EffectiveFrom)
+				o.EffectiveTo = d.AddDate(0, 0, -1).Format(game.DayLayout)
+			}
+			kept = append(kept, o)
+		}
+		out = append(kept, v)
+	}
+	return out
 }
 
 // planForPeriod returns the plan of a rep for a plan period instance: the
@@ -280,10 +304,16 @@ func (e *Engine) ComputePay(ctx context.Context) error {
 		if len(work) == 0 {
 			return nil
 		}
+		// One rep's failure (the database hiccuped) does not hold up the
+		// others: their work is done, theirs is claimable again in a minute.
+		var first error
 		for _, w := range work {
-			if err := e.computeOne(ctx, w); err != nil {
-				return fmt.Errorf("pay of rep %d for %s: %w", w.RepID, w.Period, err)
+			if err := e.computeOne(ctx, w); err != nil && first == nil {
+				first = fmt.Errorf("pay of rep %d for %s: %w", w.RepID, w.Period, err)
 			}
+		}
+		if first != nil {
+			return first
 		}
 	}
 }
@@ -323,6 +353,12 @@ func (e *Engine) computeOne(ctx context.Context, w CompWork) error {
 			return err
 		}
 		state, err := e.payState(ctx, tx, plan, asg, w.RepID, w.Period)
+		if game.AsError(err) != nil {
+			// Not computable yet (an exchange rate is missing): nothing is
+			// posted; setting the rate marks the plan's periods again.
+			e.log.Warn("pay not computed", "rep", w.RepID, "period", w.Period, "err", err)
+			return tx.DoneCompWork(ctx, w.RepID, w.Period, w.ClaimedAt)
+		}
 		if err != nil {
 			return err
 		}
@@ -345,14 +381,17 @@ func (e *Engine) computeOne(ctx context.Context, w CompWork) error {
 			return err
 		}
 		explained := map[string]comp.Line{}
-		if hadLast {
-			// An ordinary event: Post tells which tiers the credit crossed.
-			// Where Post and Adjust agree its line is used; otherwise (the
-			// plan was corrected, rounding drifted) Adjust's true-up is.
-			if post, err := comp.Post(plan, last, state); err == nil {
-				for _, l := range post {
-					explained[l.Component] = l
-				}
+		from := last
+		if !hadLast {
+			from = comp.State{Quota: state.Quota}
+		}
+		// An ordinary event: Post tells which tiers the credit crossed.
+		// Where Post and Adjust agree its line is used; otherwise (the plan
+		// was corrected, rounding drifted, a quota changed) Adjust's
+		// true-up is, as an adjustment.
+		if post, err := comp.Post(plan, from, state); err == nil {
+			for _, l := range post {
+				explained[l.Component] = l
 			}
 		}
 		status, err := tx.StatementStatus(ctx, w.RepID, w.Period)

@@ -101,10 +101,17 @@ func TestPayWorkedExample(t *testing.T) {
 			// Ana (marginal) closes 20,000 then 35,000; Ben (retroactive) the
 			// same 55,000 in another order and split differently.
 			f.deal(t, game.DealInput{ExternalID: "A-1", Version: 1, RepID: ana, Amount: "20000.00", Stage: "won", CloseTime: "2026-11-10T10:00:00Z"}, "")
-			ev := next(t, live, "event")
 			var earn engine.Earnings
-			if err := json.Unmarshal(ev.Data, &earn); err != nil || earn.Kind != "earnings" || !earn.Provisional || !earn.Earned.Equal(decimal.RequireFromString("1175")) {
-				t.Fatalf("first earnings push = %s (%v)", ev.Data, err)
+			if err := f.e.ComputePay(ctx); err != nil {
+				t.Fatalf("compute pay: %v", err)
+			}
+			for earn.Kind != "earnings" { // the deal's "credited" message comes first
+				if err := json.Unmarshal(next(t, live, "event").Data, &earn); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !earn.Provisional || !earn.Earned.Equal(decimal.RequireFromString("1175")) || earn.Next == nil {
+				t.Fatalf("first earnings push = %+v", earn)
 			}
 			f.deal(t, game.DealInput{ExternalID: "A-2", Version: 1, RepID: ana, Amount: "35000.00", Stage: "won", CloseTime: "2026-11-20T10:00:00Z"}, "")
 			for i, amt := range []string{"5000.00", "40000.00", "10000.00"} {
@@ -115,9 +122,9 @@ func TestPayWorkedExample(t *testing.T) {
 
 			// The second deal drops to 30,000: F(50,000) − posted is posted.
 			f.deal(t, game.DealInput{ExternalID: "A-2", Version: 2, RepID: ana, Amount: "30000.00", Stage: "won", CloseTime: "2026-11-20T10:00:00Z"}, "")
-			lines := payTotal(t, f, cs, ana, "2026-11", "4515.00")
+			lines := payTotal(t, f, cs, ana, "2026-11", "4530.00") // 15 % on the 500 above 150 % (49,500)
 			last := lines[len(lines)-1]
-			if !last.Amount.Equal(decimal.RequireFromString("-765")) || last.Text == "" || len(last.Trace) == 0 {
+			if !last.Amount.Equal(decimal.RequireFromString("-750")) || last.Text == "" || len(last.Trace) == 0 {
 				t.Fatalf("correction line %+v", last)
 			}
 
@@ -129,7 +136,7 @@ func TestPayWorkedExample(t *testing.T) {
 				}
 			}
 			locked, err := f.e.Statement(ctx, ana, "2026-11")
-			if err != nil || locked.Hash == "" || !locked.Total.Equal(decimal.RequireFromString("4515")) || locked.Provisional {
+			if err != nil || locked.Hash == "" || !locked.Total.Equal(decimal.RequireFromString("4530")) || locked.Provisional {
 				t.Fatalf("locked statement %+v %v", locked, err)
 			}
 			if _, err := f.e.MoveStatement(ctx, ana, "2026-11", engine.StatementLocked, game.ActorSystem); game.ErrorCode(err) != game.EConflict {
@@ -137,7 +144,7 @@ func TestPayWorkedExample(t *testing.T) {
 			}
 			f.clock.Set(time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC))
 			f.deal(t, game.DealInput{ExternalID: "A-3", Version: 1, RepID: ana, Amount: "1000.00", Stage: "won", CloseTime: "2026-11-25T10:00:00Z"}, "")
-			dec := payTotal(t, f, cs, ana, "2026-12", "120.00") // 12 % above quota
+			dec := payTotal(t, f, cs, ana, "2026-12", "150.00") // 15 % above 150 %
 			if dec[0].Period != "2026-11" || dec[0].PostedIn != "2026-12" || dec[0].Kind != "adjustment" {
 				t.Fatalf("late deal line %+v", dec[0])
 			}

@@ -240,6 +240,9 @@ func parseBoardChannel(name string) (game.Metric, game.Period, string, error) {
 	if err != nil {
 		return "", "", "", err
 	}
+	if !m.OnPeriod(p) {
+		return "", "", "", game.Errorf(game.EInvalid, "channel", "%s boards are by month only", m)
+	}
 	return m, p, sc, nil
 }
 

@@ -256,6 +256,9 @@ func (s *Server) createToken(c *fiber.Ctx) error {
 		if err != nil || kind == engine.ChannelRep {
 			return game.Errorf(game.EInvalid, "channels["+strconv.Itoa(i)+"]", "%q is not a public channel: use \"feed\" or \"board:<metric>:<period>:<scope>\"", ch)
 		}
+		if strings.HasPrefix(ch, "board:"+string(game.MetricCommission)+":") && !s.cfg.PublicCommission {
+			return game.Errorf(game.EInvalid, "channels["+strconv.Itoa(i)+"]", "commission boards are private; an admin must turn on PODIUM_PUBLIC_COMMISSION before a screen may show them")
+		}
 	}
 	prefix := tokenPrefix + "api_"
 	if t.Kind == game.TokenDisplay {

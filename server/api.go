@@ -406,6 +406,9 @@ func boardParams(c *fiber.Ctx) (game.Metric, game.Period, string, error) {
 	if err != nil {
 		return "", "", "", err
 	}
+	if !m.OnPeriod(p) {
+		return "", "", "", game.Errorf(game.EInvalid, "period", "%s boards are by month only: attainment does not add up across months", m)
+	}
 	return m, p, strings.Clone(sc), nil
 }
 

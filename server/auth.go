@@ -133,6 +133,11 @@ func (s *Server) repInReach(p Principal, repID int64) bool {
 	return false
 }
 
+// actsOnPay reports whether a permission changes or signs off pay.
+func actsOnPay(perm Permission) bool {
+	return perm == PermQuotasManage || perm == PermStatementsApprove || perm == PermStatementsFinalize || perm == PermPayAdjust
+}
+
 // teamInReach reports whether team teamID is within p's reach.
 func (s *Server) teamInReach(p Principal, teamID int64) bool {
 	switch p.Kind {
@@ -187,15 +192,23 @@ func (s *Server) canRead(p Principal, channel string) bool {
 }
 
 // objectAllowed applies a route's object rule.
-func (s *Server) objectAllowed(c *fiber.Ctx, p Principal, obj Object) bool {
-	switch obj {
+func (s *Server) objectAllowed(c *fiber.Ctx, p Principal, r route) bool {
+	switch r.Object {
 	case ObjRep:
 		name := "id"
 		if c.Params("rep_id") != "" {
 			name = "rep_id"
 		}
 		id, err := strconv.ParseInt(c.Params(name), 10, 64)
-		return err == nil && s.repInReach(p, id)
+		if err != nil || !s.repInReach(p, id) {
+			return false
+		}
+		// Nobody but an admin sets their own quota, approves their own
+		// statement or adjusts their own pay.
+		if actsOnPay(r.Perm) && p.Kind == KindUser && p.User.Role != game.RoleAdmin && p.User.RepID == id {
+			return false
+		}
+		return true
 	case ObjTeam:
 		id, err := strconv.ParseInt(c.Params("id"), 10, 64)
 		return err == nil && s.teamInReach(p, id)
@@ -223,7 +236,7 @@ func (s *Server) authorize(r route) fiber.Handler {
 			s.authFailed(c)
 			return err
 		}
-		if !s.has(p, r.Perm) || !s.objectAllowed(c, p, r.Object) {
+		if !s.has(p, r.Perm) || !s.objectAllowed(c, p, r) {
 			if p.Kind == KindAnonymous {
 				return game.Errorf(game.EUnauthorized, "", "sign in, or send Authorization: Bearer <token>")
 			}

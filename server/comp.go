@@ -54,6 +54,9 @@ func (s *Server) createPlan(c *fiber.Ctx) error {
 	if err := checkDepth(c.Body(), maxJSONDepth); err != nil {
 		return err
 	}
+	if err := refuseNumbers(c.Body(), "version", "clawback_days"); err != nil {
+		return err
+	}
 	p, err := comp.ParsePlan(c.Body())
 	if err != nil {
 		if game.AsError(err) == nil {
@@ -61,8 +64,7 @@ func (s *Server) createPlan(c *fiber.Ctx) error {
 		}
 		return err
 	}
-	versions := append(s.e.PlanVersions(p.ID), p)
-	if err := comp.ValidateVersions(versions); err != nil {
+	if err := s.checkVersion(p); err != nil {
 		return err
 	}
 	ctx := c.UserContext()
@@ -83,6 +85,9 @@ func (s *Server) validatePlan(c *fiber.Ctx) error {
 	if err := checkDepth(c.Body(), maxJSONDepth); err != nil {
 		return err
 	}
+	if err := refuseNumbers(c.Body(), "version", "clawback_days"); err != nil {
+		return err
+	}
 	p, err := comp.ParsePlan(c.Body())
 	if err != nil {
 		if game.AsError(err) == nil {
@@ -90,10 +95,22 @@ func (s *Server) validatePlan(c *fiber.Ctx) error {
 		}
 		return err
 	}
-	if err := comp.ValidateVersions(append(s.e.PlanVersions(p.ID), p)); err != nil {
+	if err := s.checkVersion(p); err != nil {
 		return err
 	}
 	return c.JSON(fiber.Map{"valid": true, "plan": p})
+}
+
+// checkVersion checks a new version against the stored ones: its number
+// comes after theirs, and with it the plan's versions still cover time
+// without gaps (a version supersedes earlier ones from its first day; see
+// engine.EffectiveVersions).
+func (s *Server) checkVersion(p comp.Plan) error {
+	stored := s.e.PlanVersions(p.ID)
+	if n := len(stored); n > 0 && p.Version <= stored[n-1].Version {
+		return game.Errorf(game.EConflict, "version", "plan %q already has version %d: send version %d", p.ID, stored[n-1].Version, stored[n-1].Version+1)
+	}
+	return comp.ValidateVersions(engine.EffectiveVersions(append(stored, p)))
 }
 
 func (s *Server) listAssignments(c *fiber.Ctx) error {
@@ -117,6 +134,9 @@ func (s *Server) createAssignment(c *fiber.Ctx) error {
 		return err
 	}
 	var a engine.Assignment
+	if err := refuseNumbers(c.Body(), "id", "rep_id", "team_id", "override_teams"); err != nil {
+		return err
+	}
 	if err := decode(c.Body(), &a); err != nil {
 		return err
 	}
@@ -174,11 +194,16 @@ func (s *Server) putRate(c *fiber.Ctx) error {
 		return err
 	}
 	var r comp.Rate
+	if err := refuseNumbers(c.Body()); err != nil {
+		return err
+	}
 	if err := decode(c.Body(), &r); err != nil {
 		return err
 	}
-	if _, err := comp.NewRates([]comp.Rate{r}); err != nil {
-		return err
+	for _, f := range []struct{ code, name string }{{r.From, "from"}, {r.To, "to"}} {
+		if _, err := game.MinorDigits(f.code); err != nil {
+			return game.Errorf(game.ECurrency, f.name, "%q is not an ISO 4217 currency code Podium knows", f.code)
+		}
 	}
 	if _, err := game.ParseDay("day", r.Day); err != nil {
 		return err
@@ -186,12 +211,23 @@ func (s *Server) putRate(c *fiber.Ctx) error {
 	if !r.Rate.IsPositive() {
 		return game.Errorf(game.EInvalid, "rate", "a rate is a positive decimal string such as \"1.0842\"")
 	}
+	if _, err := comp.NewRates([]comp.Rate{r}); err != nil {
+		return err
+	}
 	ctx := c.UserContext()
 	if err := cs.PutRate(ctx, r, principalOf(c).Actor()); err != nil {
 		return err
 	}
 	if err := s.e.CompChanged(ctx); err != nil {
 		return err
+	}
+	// Pay that waited for this rate can be computed now.
+	for _, p := range s.e.Plans() {
+		if p.Currency == r.To {
+			if err := s.e.MarkPlan(ctx, p.ID); err != nil {
+				return err
+			}
+		}
 	}
 	return c.Status(fiber.StatusCreated).JSON(r)
 }
@@ -242,6 +278,9 @@ func (s *Server) putQuota(c *fiber.Ctx) error {
 		return err
 	}
 	var in quotaInput
+	if err := refuseNumbers(c.Body()); err != nil {
+		return err
+	}
 	if err := decode(c.Body(), &in); err != nil {
 		return err
 	}
@@ -322,9 +361,22 @@ func (s *Server) knownRep(c *fiber.Ctx, param string) (int64, error) {
 	return id, nil
 }
 
+// validPeriod checks a plan period instance: "2026-11", "2026-Q4" or "2026".
+func validPeriod(field, s string) error {
+	for _, p := range []game.Period{game.PeriodMonth, game.PeriodQuarter, game.PeriodYear} {
+		if p.ValidInstance(s) {
+			return nil
+		}
+	}
+	return game.Errorf(game.EInvalid, field, "%q is not a pay period: use a month (2026-11), a quarter (2026-Q4) or a year (2026)", s)
+}
+
 func (s *Server) getStatement(c *fiber.Ctx) error {
 	id, err := s.knownRep(c, "id")
 	if err != nil {
+		return err
+	}
+	if err := validPeriod("period", c.Params("period")); err != nil {
 		return err
 	}
 	if _, err := s.compStore(); err != nil {
@@ -346,6 +398,9 @@ func (s *Server) moveStatement(to engine.StatementStatus) fiber.Handler {
 		if err != nil {
 			return err
 		}
+		if err := validPeriod("period", c.Params("period")); err != nil {
+			return err
+		}
 		if _, err := s.compStore(); err != nil {
 			return err
 		}
@@ -363,15 +418,23 @@ func (s *Server) whatIf(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	extra, _, err := game.ParseAmount(c.Query("amount"), s.e.Config().Currency, "amount")
+	period := c.Query("period")
+	if period == "" {
+		today := game.Day(s.now(), s.e.Config().Location)
+		p, _, ok := s.e.PlanFor(id, today)
+		if !ok {
+			return game.Errorf(game.ENotFound, "", "rep %d is on no plan today", id)
+		}
+		period, _ = p.Period.Instance(today)
+	} else if err := validPeriod("period", period); err != nil {
+		return err
+	}
+	plan, state, err := s.e.PayState(c.UserContext(), id, period)
 	if err != nil {
 		return err
 	}
-	period := c.Query("period")
-	if period == "" {
-		period, _ = game.PeriodMonth.Instance(game.Day(s.now(), s.e.Config().Location))
-	}
-	plan, state, err := s.e.PayState(c.UserContext(), id, period)
+	// The amount is credit in the plan's currency, with its digits.
+	extra, _, err := game.ParseAmount(c.Query("amount"), plan.Currency, "amount")
 	if err != nil {
 		return err
 	}
@@ -430,6 +493,9 @@ func (s *Server) openDispute(c *fiber.Ctx) error {
 		return err
 	}
 	var in disputeInput
+	if err := refuseNumbers(c.Body(), "line_id"); err != nil {
+		return err
+	}
 	if err := decode(c.Body(), &in); err != nil {
 		return err
 	}
@@ -514,6 +580,9 @@ func (s *Server) resolveDispute(c *fiber.Ctx) error {
 		return err
 	}
 	var in resolveInput
+	if err := refuseNumbers(c.Body()); err != nil {
+		return err
+	}
 	if err := decode(c.Body(), &in); err != nil {
 		return err
 	}
@@ -578,11 +647,17 @@ func (s *Server) postAdjustment(c *fiber.Ctx) error {
 		return err
 	}
 	var in adjustmentInput
+	if err := refuseNumbers(c.Body()); err != nil {
+		return err
+	}
 	if err := decode(c.Body(), &in); err != nil {
 		return err
 	}
 	if in.Period == "" {
 		return game.Errorf(game.EMissingField, "period", "name the period the adjustment is for, such as \"2026-11\"")
+	}
+	if err := validPeriod("period", in.Period); err != nil {
+		return err
 	}
 	currency := s.e.Config().Currency
 	if plan, _, ok := s.e.PlanFor(id, game.Day(s.now(), s.e.Config().Location)); ok {
@@ -595,11 +670,13 @@ func (s *Server) postAdjustment(c *fiber.Ctx) error {
 	if l.PostedIn, err = s.openPeriod(c, id, in.Period); err != nil {
 		return err
 	}
+	added := []engine.PayLine{l}
 	if err := cs.InCompTx(c.UserContext(), func(tx engine.CompTx) error {
-		return tx.AppendPay(c.UserContext(), []engine.PayLine{l})
+		return tx.AppendPay(c.UserContext(), added)
 	}); err != nil {
 		return err
 	}
+	l = added[0]
 	after, _ := json.Marshal(l)
 	if _, err := s.dir.Audit(c.UserContext(), game.AuditEntry{Actor: l.Actor, Action: "pay.adjust", Object: "rep:" + strconv.FormatInt(id, 10), After: after, Reason: l.Reason}); err != nil {
 		return err
@@ -629,6 +706,9 @@ func (s *Server) payroll(c *fiber.Ctx) error {
 		return err
 	}
 	period := c.Params("period")
+	if err := validPeriod("period", period); err != nil {
+		return err
+	}
 	ctx := c.UserContext()
 	if err := s.e.ComputePay(ctx); err != nil {
 		return err
@@ -697,4 +777,43 @@ func mustDigits(currency string) int32 {
 		return 2
 	}
 	return d
+}
+
+// refuseNumbers refuses a JSON number anywhere in body except under the
+// keys allowed (ids, counts): money and percentages are decimal strings, so
+// that no float ever touches them on the way in.
+func refuseNumbers(body []byte, allowed ...string) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return jsonError(err)
+	}
+	var walk func(v any, key, path string) error
+	walk = func(v any, key, path string) error {
+		switch x := v.(type) {
+		case json.Number:
+			if !slices.Contains(allowed, key) {
+				return game.Errorf(codeBadJSON, path, "%s must be a decimal string such as \"33000.00\" or \"12.5\", not a JSON number", path)
+			}
+		case map[string]any:
+			for k, e := range x {
+				p := k
+				if path != "" {
+					p = path + "." + k
+				}
+				if err := walk(e, k, p); err != nil {
+					return err
+				}
+			}
+		case []any:
+			for i, e := range x {
+				if err := walk(e, key, path+"["+strconv.Itoa(i)+"]"); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return walk(v, "", "")
 }
