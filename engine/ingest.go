@@ -83,7 +83,6 @@ func (e *Engine) activityItem(in game.ActivityInput, field string) (item, error)
 	return item{natKey: activityKey(a), hash: hashOf(a), activity: &a}, nil
 }
 
-
 func headerKey(k string) (string, error) {
 	if k == "" {
 		return "", nil
