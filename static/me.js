@@ -742,18 +742,15 @@
       const when = d.period && d.period !== currentPeriod(d.period) ? ` for ${periodLabel(d.period)}` : '';
       toast(`${signedMoney(d.earned, cur)} ${what}${when}`, first ? sentence(first.text) : '');
     }
-    if (d.period !== period) return;
-    if (d.period === currentPeriod(d.period)) {
-      nextStep = d.next && typeof d.next === 'object' ? d.next : null;
-    }
-    if (statement) {
-      // Show the new figures at once; the lines come with the read below.
+    // A correction of a locked period is posted in the open one, so the
+    // shown statement is read again whatever period the event names; its
+    // figures are shown at once only when they are the shown period's.
+    if (d.period === period && statement) {
+      if (d.period === currentPeriod(d.period)) nextStep = d.next && typeof d.next === 'object' ? d.next : null;
       statement.total = d.total;
-      if (typeof d.provisional === 'boolean') statement.provisional = d.provisional;
-      if (typeof d.attainment === 'string') statement.attainment = d.attainment;
       els.total.textContent = formatMoney(d.total, cur);
       els.total.classList.remove('is-bumped');
-      void els.total.offsetWidth;
+      void els.total.offsetWidth; // restart the animation
       els.total.classList.add('is-bumped');
       renderNextStep();
     }

@@ -133,6 +133,21 @@ func TestMyPay(t *testing.T) {
 		t.Errorf("a replayed event showed a toast again: %q", b.Text("#toast"))
 	}
 
+	// A correction of last month, which is locked, is posted in this one:
+	// the toast names the month, and this month's statement is read again.
+	reads = len(srv.sent("GET", "/api/v1/reps/7/statements/"+now))
+	conn.send(t, map[string]any{"type": "event", "channel": "rep:7", "offset": 3, "epoch": "e1", "data": map[string]any{
+		"kind": "earnings", "period": last, "currency": "USD", "earned": "-120", "total": "11880",
+		"lines": []any{map[string]any{"component": "commission", "amount": "-120", "text": "Initech was lost"}},
+	}})
+	b.waitFor("the correction's toast", func() bool { return b.visible("toast") })
+	expectText(t, b, "#toast-amount", "-120.00 taken back for "+monthName(t, last))
+	b.waitFor("the statement read again", func() bool {
+		return len(srv.sent("GET", "/api/v1/reps/7/statements/"+now)) > reads
+	})
+	expectText(t, b, "#total", "6,555.00")
+	b.click("toast-close")
+
 	// What-if: what the rep types is sent as a decimal string; the answer
 	// is said in words.
 	b.fill("whatif-amount", "five grand")
