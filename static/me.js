@@ -299,7 +299,10 @@
     const asked = period;
     const r = await api('GET', `/api/v1/reps/${repId}/statements/${encodeURIComponent(asked)}`);
     if (seq !== loadSeq || r.status === 401) return; // a later load (another period) wins
-    if (r.status === 200 && r.data && typeof r.data === 'object') {
+    // The server answers a period on no plan with an empty draft (no
+    // plan_id, no lines): that is "no plan", not "0.00 earned".
+    const empty = r.status === 200 && r.data && !r.data.plan_id && !(Array.isArray(r.data.lines) && r.data.lines.length > 0);
+    if (r.status === 200 && r.data && typeof r.data === 'object' && !empty) {
       statement = r.data;
       renderStatement();
       if (asked === currentPeriod(asked) && !statement.hash) loadNextStep(seq);
@@ -308,7 +311,7 @@
     statement = null;
     els.statement.hidden = true;
     els.noPay.hidden = false;
-    if (r.status === 404) {
+    if (r.status === 404 || empty) {
       els.noPay.textContent = `No pay to show for ${periodLabel(asked)}. There is no plan for ${ownPay() ? 'you' : 'this rep'} in this period yet.`;
     } else {
       els.noPay.textContent = r.message;

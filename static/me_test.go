@@ -234,8 +234,8 @@ func TestMyPay(t *testing.T) {
 
 // TestMyPayNotARep covers who has no pay of their own: an account not
 // linked to a rep is told so, and someone who may read others' pay can
-// pick a rep (?rep=); a rep who asks for another rep's pay sees the
-// server's refusal.
+// pick a rep (?rep=); a rep on no plan is told so rather than shown 0.00;
+// a rep who asks for another rep's pay sees the server's refusal.
 func TestMyPayNotARep(t *testing.T) {
 	chrome := browsertest.ChromiumPath(t)
 	srv := newFakeServer(t)
@@ -267,9 +267,16 @@ func TestMyPayNotARep(t *testing.T) {
 	b.click("signout")
 	b.waitFor("the signed-out note", func() bool { return b.visible("signin-form") })
 
+	// A rep on no plan: the server answers with an empty draft, which
+	// the page tells from "nothing earned yet".
+	srv.setStatement(8, now, map[string]any{
+		"rep_id": 8, "rep_name": "Bo Rep", "period": now, "status": "draft", "provisional": true, "currency": "USD",
+		"quota": "0", "credited": "0", "lines": []any{}, "subtotals": map[string]any{}, "adjustments": "0", "total": "0", "disputes": []any{},
+	})
 	b.Navigate(srv.URL + "/me.html")
 	b.signIn("rep@example.com", "another long password")
-	b.waitFor("the empty statement", func() bool { return b.visible("no-pay") })
+	b.waitFor("the no-plan message", func() bool { return b.visible("no-pay") })
+	expectText(t, b, "#no-pay", "No pay to show for "+monthName(t, now)+". There is no plan for you in this period yet.")
 	b.Navigate(srv.URL + "/me.html?rep=7")
 	b.waitFor("the refusal", func() bool { return b.visible("no-pay") })
 	expectText(t, b, "#no-pay", "You may not read this rep's statement.")
