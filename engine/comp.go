@@ -321,7 +321,8 @@ func (e *Engine) ComputePay(ctx context.Context) error {
 // Earnings is what the rep's channel receives when their pay moved.
 type Earnings struct {
 	Kind        string          `json:"kind"` // "earnings"
-	Period      string          `json:"period"`
+	Period      string          `json:"period"`    // the pay period the change belongs to
+	PostedIn    string          `json:"posted_in"` // the statement that shows it: Period, or the open period when Period is locked
 	Currency    string          `json:"currency"`
 	Earned      decimal.Decimal `json:"earned"`      // what this change added (negative: took back)
 	Total       decimal.Decimal `json:"total"`       // the period's pay so far
@@ -333,6 +334,7 @@ type Earnings struct {
 
 // EarningLine is one line of an earnings message.
 type EarningLine struct {
+	ID        int64           `json:"id"` // the pay line's id
 	Component string          `json:"component"`
 	Amount    decimal.Decimal `json:"amount"`
 	Text      string          `json:"text"`
@@ -420,7 +422,7 @@ func (e *Engine) computeOne(ctx context.Context, w CompWork) error {
 			}
 			if postedIn != w.Period {
 				kind = "adjustment"
-				l.Trace.Text += " (correction of " + w.Period + ", which is locked)"
+				l.Trace.Text += " (correction of " + PeriodLabel(w.Period) + ", which is locked)"
 			}
 			trace, _ := json.Marshal(l.Trace)
 			pay = append(pay, PayLine{
@@ -566,13 +568,17 @@ func (e *Engine) payEffect(ctx context.Context, tx CompTx, plan comp.Plan, w Com
 		for _, v := range posted {
 			total = total.Add(v)
 		}
-		msg := Earnings{Kind: "earnings", Period: w.Period, Currency: plan.Currency, Earned: earned, Total: total,
+		postedIn := w.Period
+		if len(pay) > 0 {
+			postedIn = pay[0].PostedIn
+		}
+		msg := Earnings{Kind: "earnings", Period: w.Period, PostedIn: postedIn, Currency: plan.Currency, Earned: Money(earned, plan.Currency), Total: Money(total, plan.Currency),
 			Provisional: status != StatementLocked && status != StatementPaid}
 		if state.Quota.IsPositive() {
 			msg.Attainment = state.Credited.Mul(decimal.NewFromInt(100)).DivRound(state.Quota, 2).StringFixed(2) + " %"
 		}
 		for _, l := range pay {
-			msg.Lines = append(msg.Lines, EarningLine{Component: l.Component, Amount: l.Amount, Text: l.Text})
+			msg.Lines = append(msg.Lines, EarningLine{ID: l.ID, Component: l.Component, Amount: Money(l.Amount, l.Currency), Text: l.Text})
 		}
 		if next, err := comp.NextStep(plan, state); err == nil {
 			msg.Next = next
@@ -585,6 +591,25 @@ func (e *Engine) payEffect(ctx context.Context, tx CompTx, plan comp.Plan, w Com
 		return nil, err
 	}
 	return eff, nil
+}
+
+// Money returns d with exactly its currency's digits ("5280.00"), as every
+// amount Podium prints.
+func Money(d decimal.Decimal, currency string) decimal.Decimal {
+	digits, err := game.MinorDigits(currency)
+	if err != nil {
+		return d
+	}
+	return d.Round(digits)
+}
+
+// PeriodLabel names a pay period for people: "October 2026", "2026-Q4",
+// "2026".
+func PeriodLabel(period string) string {
+	if t, err := time.Parse("2006-01", period); err == nil {
+		return t.Format("January 2006")
+	}
+	return period
 }
 
 // bps is attainment in basis points, rounded down; 0 without a quota.

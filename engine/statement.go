@@ -120,7 +120,10 @@ func (e *Engine) liveStatement(ctx context.Context, repID int64, period string) 
 	if v.Lines == nil {
 		v.Lines = []PayLine{}
 	}
-	for _, l := range lines {
+	for i := range v.Lines {
+		v.Lines[i].Amount = Money(v.Lines[i].Amount, v.Lines[i].Currency)
+	}
+	for _, l := range v.Lines {
 		v.Subtotals[l.Component] = v.Subtotals[l.Component].Add(l.Amount)
 		if l.Kind == "adjustment" || l.Kind == "manual" {
 			v.Adjustments = v.Adjustments.Add(l.Amount)
@@ -135,6 +138,10 @@ func (e *Engine) liveStatement(ctx context.Context, repID int64, period string) 
 	}
 	if v.Disputes == nil {
 		v.Disputes = []Dispute{}
+	}
+	v.Total, v.Adjustments = Money(v.Total, v.Currency), Money(v.Adjustments, v.Currency)
+	for k, a := range v.Subtotals {
+		v.Subtotals[k] = Money(a, v.Currency)
 	}
 	return v, nil
 }
@@ -209,8 +216,8 @@ func (e *Engine) settleDraw(ctx context.Context, v *StatementView, repID int64, 
 	if err != nil {
 		return err
 	}
-	v.Draw = &DrawLine{Payout: payout, CarriedIn: carriedIn, CarriedOut: carriedOut, Text: line.Trace.Text}
-	v.Total = v.Total.Add(payout)
+	v.Draw = &DrawLine{Payout: Money(payout, plan.Currency), CarriedIn: Money(carriedIn, plan.Currency), CarriedOut: Money(carriedOut, plan.Currency), Text: line.Trace.Text}
+	v.Total = Money(v.Total.Add(payout), plan.Currency)
 	return nil
 }
 
