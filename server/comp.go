@@ -341,7 +341,9 @@ func (s *Server) teamQuota(c *fiber.Ctx) error {
 			members = append(members, q)
 		}
 	}
-	q, err := comp.RollUp(0, members)
+	// RollUp names the manager who holds the rolled-up quota; a team has
+	// none, so the team id stands in (it is not returned).
+	q, err := comp.RollUp(id, members)
 	if err != nil {
 		return err
 	}
