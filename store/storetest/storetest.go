@@ -1,7 +1,7 @@
-// Package storetest is the contract every engine.Store and engine.Directory
-// passes: store/sqlite and store/postgres run Run against a fresh database
-// each, and Bench for their ingest benchmarks. Adding a behaviour to
-// engine.Store or engine.Directory means adding its test here, once.
+// Package storetest is the contract every engine.Store, engine.Directory
+// and engine.CompStore passes: store/sqlite and store/postgres run Run
+// against a fresh database each, and Bench for their ingest benchmarks.
+// Adding a behaviour to one of them means adding its test here, once.
 package storetest
 
 import (
@@ -23,10 +23,12 @@ import (
 	"podium/game"
 )
 
-// Store is what the suite tests: the relational store and its directory.
+// Store is what the suite tests: the relational store, its directory and
+// its comp store.
 type Store interface {
 	engine.Store
 	engine.Directory
+	engine.CompStore
 }
 
 // DB is a store under test with what the suite needs to look behind its
@@ -103,6 +105,20 @@ func Run(t *testing.T, open func(t *testing.T) DB) {
 		{"PersonData", db(testPersonData)},
 		{"EraseErrors", db(testEraseErrors)},
 		{"Erase", db(testErase)},
+		{"CompPlans", db(testCompPlans)},
+		{"CompAssignments", db(testCompAssignments)},
+		{"CompQuotas", db(testCompQuotas)},
+		{"CompRates", db(testCompRates)},
+		{"CompWork", db(testCompWork)},
+		{"CompWorkLateMark", db(testCompWorkLateMark)},
+		{"CompClaimConcurrent", db(testCompClaimConcurrent)},
+		{"CompCredits", db(testCompCredits)},
+		{"CompTx", db(testCompTx)},
+		{"CompLockPay", db(testCompLockPay)},
+		{"PayLedgerAppendOnly", db(testPayLedgerAppendOnly)},
+		{"Statements", db(testStatements)},
+		{"StatementRace", db(testStatementRace)},
+		{"Disputes", db(testDisputes)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
