@@ -320,7 +320,7 @@ func (e *Engine) ComputePay(ctx context.Context) error {
 
 // Earnings is what the rep's channel receives when their pay moved.
 type Earnings struct {
-	Kind        string          `json:"kind"` // "earnings"
+	Kind        string          `json:"kind"`      // "earnings"
 	Period      string          `json:"period"`    // the pay period the change belongs to
 	PostedIn    string          `json:"posted_in"` // the statement that shows it: Period, or the open period when Period is locked
 	Currency    string          `json:"currency"`

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"slices"
@@ -51,17 +52,8 @@ func (s *Server) createPlan(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := checkDepth(c.Body(), maxJSONDepth); err != nil {
-		return err
-	}
-	if err := refuseNumbers(c.Body(), "version", "clawback_days"); err != nil {
-		return err
-	}
-	p, err := comp.ParsePlan(c.Body())
+	p, err := parsePlan(c.Body())
 	if err != nil {
-		if game.AsError(err) == nil {
-			return jsonError(err)
-		}
 		return err
 	}
 	if err := s.checkVersion(p); err != nil {
@@ -80,19 +72,26 @@ func (s *Server) createPlan(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(p)
 }
 
+// parsePlan decodes a plan body strictly: bounded nesting, money as
+// strings, no unknown fields, every rule of comp.Plan.Validate.
+func parsePlan(body []byte) (comp.Plan, error) {
+	if err := checkDepth(body, maxJSONDepth); err != nil {
+		return comp.Plan{}, err
+	}
+	if err := refuseNumbers(body, "version", "clawback_days"); err != nil {
+		return comp.Plan{}, err
+	}
+	p, err := comp.ParsePlan(body)
+	if err != nil && game.AsError(err) == nil {
+		return comp.Plan{}, jsonError(err)
+	}
+	return p, err
+}
+
 // validatePlan checks a plan without storing it.
 func (s *Server) validatePlan(c *fiber.Ctx) error {
-	if err := checkDepth(c.Body(), maxJSONDepth); err != nil {
-		return err
-	}
-	if err := refuseNumbers(c.Body(), "version", "clawback_days"); err != nil {
-		return err
-	}
-	p, err := comp.ParsePlan(c.Body())
+	p, err := parsePlan(c.Body())
 	if err != nil {
-		if game.AsError(err) == nil {
-			return jsonError(err)
-		}
 		return err
 	}
 	if err := s.checkVersion(p); err != nil {
@@ -113,19 +112,24 @@ func (s *Server) checkVersion(p comp.Plan) error {
 	return comp.ValidateVersions(engine.EffectiveVersions(append(stored, p)))
 }
 
+// listOf answers {key: [...]} with what get returns, [] rather than null.
+func listOf[T any](c *fiber.Ctx, key string, get func(context.Context) ([]T, error)) error {
+	items, err := get(c.UserContext())
+	if err != nil {
+		return err
+	}
+	if items == nil {
+		items = []T{}
+	}
+	return c.JSON(fiber.Map{key: items})
+}
+
 func (s *Server) listAssignments(c *fiber.Ctx) error {
 	cs, err := s.compStore()
 	if err != nil {
 		return err
 	}
-	as, err := cs.Assignments(c.UserContext())
-	if err != nil {
-		return err
-	}
-	if as == nil {
-		as = []engine.Assignment{}
-	}
-	return c.JSON(fiber.Map{"assignments": as})
+	return listOf(c, "assignments", cs.Assignments)
 }
 
 func (s *Server) createAssignment(c *fiber.Ctx) error {
@@ -178,14 +182,7 @@ func (s *Server) listRates(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	rs, err := cs.Rates(c.UserContext())
-	if err != nil {
-		return err
-	}
-	if rs == nil {
-		rs = []comp.Rate{}
-	}
-	return c.JSON(fiber.Map{"rates": rs})
+	return listOf(c, "rates", cs.Rates)
 }
 
 func (s *Server) putRate(c *fiber.Ctx) error {
