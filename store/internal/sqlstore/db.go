@@ -1,9 +1,9 @@
-// Package sqlstore is the one implementation of engine.Store and engine.Tx
-// that store/sqlite and store/postgres share. Every query is written once,
-// in the SQL both dialects accept ($n placeholders, ON CONFLICT, RETURNING,
-// CAST); what differs lives in a Dialect value and in the small Driver each
-// adapter provides over its own client (database/sql for SQLite, pgx for
-// Postgres).
+// Package sqlstore is the one implementation of engine.Store, engine.Tx,
+// engine.Directory, engine.CompStore and engine.CompTx that store/sqlite and
+// store/postgres share. Every query is written once, in the SQL both
+// dialects accept ($n placeholders, ON CONFLICT, RETURNING, CAST); what
+// differs lives in a Dialect value and in the small Driver each adapter
+// provides over its own client (database/sql for SQLite, pgx for Postgres).
 //
 // A Store is safe for concurrent use. A Tx is not: it belongs to the
 // goroutine running the InTx callback and is valid only during it.
