@@ -83,6 +83,8 @@ func (e *Engine) Statement(ctx context.Context, repID int64, period string) (Sta
 			return StatementView{}, fmt.Errorf("statement snapshot: %w", err)
 		}
 		v.Status, v.Stamps, v.Hash, v.Provisional = rec.Status, rec.Stamps, rec.Hash, false
+		rep, _ := e.Rep(repID)
+		v.RepName = rep.Name
 		// Disputes go on after lock; their resolutions land in an open period.
 		if v.Disputes, err = e.comp.Disputes(ctx, repID, period); err != nil {
 			return StatementView{}, err
@@ -177,7 +179,9 @@ func (e *Engine) MoveStatement(ctx context.Context, repID int64, period string, 
 		if err := e.settleDraw(ctx, &v, repID, period); err != nil {
 			return StatementView{}, err
 		}
-		v.Status, v.Provisional, v.Stamps = StatementLocked, false, nil
+		// The frozen record holds figures, not personal data: the name is
+		// filled in when the statement is read, so an erasure reaches it.
+		v.Status, v.Provisional, v.Stamps, v.RepName = StatementLocked, false, nil, ""
 		snap, err := json.Marshal(v)
 		if err != nil {
 			return StatementView{}, err

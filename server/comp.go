@@ -388,6 +388,33 @@ func (s *Server) getStatement(c *fiber.Ctx) error {
 	return c.JSON(v)
 }
 
+// statementSnapshot serves the frozen bytes of a locked statement, exactly
+// those whose SHA-256 is its hash, so anyone can check it
+// (sha256sum of this body equals the statement's "hash").
+func (s *Server) statementSnapshot(c *fiber.Ctx) error {
+	cs, err := s.compStore()
+	if err != nil {
+		return err
+	}
+	id, err := s.knownRep(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := validPeriod("period", c.Params("period")); err != nil {
+		return err
+	}
+	st, err := cs.Statement(c.UserContext(), id, c.Params("period"))
+	if err != nil {
+		return err
+	}
+	if len(st.Snapshot) == 0 {
+		return game.Errorf(game.ENotFound, "period", "the statement of %s is %s: it has a snapshot once locked", c.Params("period"), st.Status)
+	}
+	c.Set("X-Statement-Hash", st.Hash)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(st.Snapshot)
+}
+
 // moveStatement moves a statement one step. Who may take which step is in
 // the route table: a manager (of the rep's team) approves for the manager;
 // finance approves for finance, locks and marks paid; admins do all.

@@ -109,6 +109,7 @@ func (s *Server) routes() []route {
 		{"PUT", "/api/v1/reps/:id/quotas", PermQuotasManage, ObjRep, "set this rep's quota", h(s.putQuota)},
 		{"GET", "/api/v1/teams/:id/quotas/:period/:instance", PermQuotasManage, ObjTeam, "read this team's quota", h(s.teamQuota)},
 		{"GET", "/api/v1/reps/:id/statements/:period", PermPayRead, ObjRep, "read this rep's statement", h(s.getStatement)},
+		{"GET", "/api/v1/reps/:id/statements/:period/snapshot", PermPayRead, ObjRep, "read this rep's statement", h(s.statementSnapshot)},
 		{"POST", "/api/v1/reps/:id/statements/:period/manager-approve", PermStatementsApprove, ObjRep, "approve this statement", h(s.moveStatement(engine.StatementManagerApproved))},
 		{"POST", "/api/v1/reps/:id/statements/:period/finance-approve", PermStatementsFinalize, ObjRep, "approve this statement", h(s.moveStatement(engine.StatementFinanceApproved))},
 		{"POST", "/api/v1/reps/:id/statements/:period/lock", PermStatementsFinalize, ObjRep, "lock this statement", h(s.moveStatement(engine.StatementLocked))},

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -177,6 +179,17 @@ func payPeriod(t *testing.T, n *runningNode) {
 	locked := fin.do("POST", fmt.Sprintf("/api/v1/reps/%d/statements/%s/lock", ana, period), "", 200)
 	if locked["status"] != "locked" || locked["hash"] == "" || locked["provisional"] != false {
 		t.Fatalf("locked statement = %v", locked)
+	}
+	// Anyone holding the statement can check its hash against the frozen bytes.
+	sreq, _ := http.NewRequest("GET", n.url(fmt.Sprintf("/api/v1/reps/%d/statements/%s/snapshot", ana, period)), nil)
+	sresp, err := anaS.c.Do(sreq)
+	if err != nil || sresp.StatusCode != 200 {
+		t.Fatalf("snapshot: %v %v", err, sresp)
+	}
+	snap, _ := io.ReadAll(sresp.Body)
+	sresp.Body.Close()
+	if sum := sha256.Sum256(snap); hex.EncodeToString(sum[:]) != locked["hash"] {
+		t.Fatalf("sha256 of the snapshot is %x, the statement says %v", sum, locked["hash"])
 	}
 
 	// Payroll agrees with the statement to the cent, in JSON and CSV.
