@@ -467,6 +467,20 @@ func (e *Engine) payState(ctx context.Context, tx CompTx, plan comp.Plan, asg As
 	if err != nil {
 		return comp.State{}, err
 	}
+	if plan.ClawbackDays != nil {
+		// A deal lost after the clawback window keeps its credit for pay
+		// (the revenue boards still lose it).
+		rev, err := tx.Reversed(ctx, repID, first, last)
+		if err != nil {
+			return comp.State{}, err
+		}
+		for _, c := range rev {
+			back := game.Day(c.LastChange, e.cfg.Location)
+			if claws, err := plan.ClawsBack(c.CloseDay, back); err == nil && !claws {
+				credits = append(credits, c)
+			}
+		}
+	}
 	q, _, err := tx.Quota(ctx, repID, plan.Period, period)
 	if err != nil {
 		return comp.State{}, err

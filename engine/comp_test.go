@@ -156,3 +156,47 @@ func TestPayWorkedExample(t *testing.T) {
 		})
 	}
 }
+
+// TestClawbackWindow: a won deal lost within the plan's clawback window
+// takes its commission back; lost after it, the commission stays (the
+// revenue board loses the deal either way).
+func TestClawbackWindow(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			f, cs := newCompFixture(t, b)
+			ctx := context.Background()
+			p := examplePlan("flat", comp.Marginal)
+			p.Components[0].Tiers = []comp.Tier{{From: decimal.Zero, Rate: decimal.NewFromInt(10)}}
+			days := 10
+			p.ClawbackDays = &days
+			if err := cs.PutPlan(ctx, p, game.ActorSystem); err != nil {
+				t.Fatal(err)
+			}
+			cleo := f.reps[2].ID
+			if _, err := cs.PutAssignment(ctx, engine.Assignment{PlanID: "flat", RepID: cleo, From: "2026-01-01"}, game.ActorSystem); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.e.CompChanged(ctx); err != nil {
+				t.Fatal(err)
+			}
+			f.clock.Set(time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC))
+			for _, id := range []string{"EARLY", "LATE"} {
+				f.deal(t, game.DealInput{ExternalID: id, Version: 1, RepID: cleo, Amount: "1000.00", Stage: "won", CloseTime: "2026-11-02T10:00:00Z"}, "")
+			}
+			payTotal(t, f, cs, cleo, "2026-11", "200.00")
+			f.clock.Set(time.Date(2026, 11, 6, 9, 0, 0, 0, time.UTC)) // 4 days after the close: within
+			f.deal(t, game.DealInput{ExternalID: "EARLY", Version: 2, RepID: cleo, Amount: "1000.00", Stage: "lost", CloseTime: "2026-11-02T10:00:00Z"}, "")
+			payTotal(t, f, cs, cleo, "2026-11", "100.00")
+			f.clock.Set(time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)) // 26 days after: outside
+			f.deal(t, game.DealInput{ExternalID: "LATE", Version: 2, RepID: cleo, Amount: "1000.00", Stage: "lost", CloseTime: "2026-11-02T10:00:00Z"}, "")
+			if err := f.e.MarkPay(ctx, cleo, "2026-11"); err != nil {
+				t.Fatal(err)
+			}
+			payTotal(t, f, cs, cleo, "2026-11", "100.00")
+			v, err := f.e.Statement(ctx, cleo, "2026-11")
+			if err != nil || !v.Credited.Equal(decimal.NewFromInt(1000)) {
+				t.Fatalf("statement after the late loss: credited %v (%v), want the late deal still credited for pay", v.Credited, err)
+			}
+		})
+	}
+}

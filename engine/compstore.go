@@ -111,6 +111,12 @@ type CompTx interface {
 	// amount and the deal's close day from the deals table. Deals whose sum
 	// is zero are left out.
 	Credits(ctx context.Context, repID int64, first, last string) ([]Credited, error)
+	// Reversed returns the deals the revenue ledger credited to the rep on
+	// the days from first to last and then took back in full (lost or
+	// refunded): Minor is what had been credited (the positive rows),
+	// CloseDay the day it was credited on, LastChange when it was taken
+	// back; DealMinor, Share and Product as in Credits.
+	Reversed(ctx context.Context, repID int64, first, last string) ([]Credited, error)
 	// TeamCredits returns the sum of revenue ledger rows (minor units) of
 	// the given teams on the days from first to last.
 	TeamCredits(ctx context.Context, teams []int64, first, last string) (int64, error)

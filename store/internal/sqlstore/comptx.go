@@ -164,6 +164,48 @@ func (t compTx) Credits(ctx context.Context, repID int64, first, last string) ([
 	return out, nil
 }
 
+// Reversed returns the deals credited to the rep on the days from first to
+// last and then taken back in full: the positive rows' sum, the first day
+// credited and when the last row (the reversal) was posted. The engine keeps
+// paying such a deal when the plan's clawback window had passed.
+func (t compTx) Reversed(ctx context.Context, repID int64, first, last string) ([]engine.Credited, error) {
+	out, err := queryAll(ctx, t.q, func(row Row) (engine.Credited, error) {
+		var (
+			c  engine.Credited
+			at int64
+		)
+		err := row.Scan(&c.Deal, &c.Minor, &c.CloseDay, &at)
+		c.LastChange = fromMicros(at)
+		return c, err
+	}, `SELECT deal, CAST(SUM(CASE WHEN delta > 0 THEN delta ELSE 0 END) AS BIGINT), MIN(day), MAX(at) FROM ledger
+	     WHERE rep_id = $1 AND metric = $2 AND day >= $3 AND day <= $4 AND deal IS NOT NULL
+	     GROUP BY deal HAVING SUM(delta) = 0 AND SUM(CASE WHEN delta > 0 THEN delta ELSE 0 END) > 0`,
+		repID, string(game.MetricRevenue), first, last)
+	if err != nil {
+		return nil, fmt.Errorf("reversed credits of rep %d from %s to %s: %w", repID, first, last, err)
+	}
+	slices.SortFunc(out, func(a, b engine.Credited) int { return cmp.Compare(a.Deal, b.Deal) })
+	deals, err := t.creditedDeals(ctx, out)
+	if err != nil {
+		return nil, fmt.Errorf("reversed credits of rep %d: %w", repID, err)
+	}
+	for i := range out {
+		c := &out[i]
+		if d, ok := deals[c.Deal]; ok {
+			if digits, err := game.MinorDigits(d.Currency); err == nil {
+				c.DealMinor = d.Amount.Shift(digits).IntPart()
+			}
+			c.Product = d.Product
+			for _, s := range d.Splits {
+				if s.RepID == repID {
+					c.Share = c.Share.Add(s.Share)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
 // creditedDeal is what Credits reads of a deal.
 type creditedDeal struct {
 	Amount   decimal.Decimal
