@@ -34,6 +34,9 @@ type CompStore interface {
 	// or team is EInvalid. Two assignments of the same rep (or the same
 	// team) whose days overlap are EConflict on "from".
 	PutAssignment(ctx context.Context, a Assignment, by game.Actor) (Assignment, error)
+	// EndAssignment sets an assignment's last day, earlier only (ENotFound;
+	// EInvalid on "to"). Audit: "assignment.end".
+	EndAssignment(ctx context.Context, id int64, to string, by game.Actor) (Assignment, error)
 	// Assignments returns every assignment, by id.
 	Assignments(ctx context.Context) ([]Assignment, error)
 

@@ -177,6 +177,42 @@ func (s *Server) createAssignment(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(a)
 }
 
+type endInput struct {
+	To string `json:"to"`
+}
+
+// endAssignment ends an assignment on a day (a rep leaves the plan); the
+// periods it no longer covers are recomputed.
+func (s *Server) endAssignment(c *fiber.Ctx) error {
+	cs, err := s.compStore()
+	if err != nil {
+		return err
+	}
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var in endInput
+	if err := decode(c.Body(), &in); err != nil {
+		return err
+	}
+	if in.To == "" {
+		return game.Errorf(game.EMissingField, "to", "to is the last day on the plan (YYYY-MM-DD)")
+	}
+	ctx := c.UserContext()
+	a, err := cs.EndAssignment(ctx, id, in.To, principalOf(c).Actor())
+	if err != nil {
+		return err
+	}
+	if err := s.e.CompChanged(ctx); err != nil {
+		return err
+	}
+	if err := s.e.MarkPlan(ctx, a.PlanID); err != nil {
+		return err
+	}
+	return c.JSON(a)
+}
+
 func (s *Server) listRates(c *fiber.Ctx) error {
 	cs, err := s.compStore()
 	if err != nil {

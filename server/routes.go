@@ -102,6 +102,7 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/plans/:id", PermPlansManage, ObjNone, "read plans", h(s.getPlan)},
 		{"GET", "/api/v1/assignments", PermPlansManage, ObjNone, "read plan assignments", h(s.listAssignments)},
 		{"POST", "/api/v1/assignments", PermPlansManage, ObjNone, "assign plans", h(s.createAssignment)},
+		{"PATCH", "/api/v1/assignments/:id", PermPlansManage, ObjNone, "end plan assignments", h(s.endAssignment)},
 		{"GET", "/api/v1/fx-rates", PermPlansManage, ObjNone, "read exchange rates", h(s.listRates)},
 		{"POST", "/api/v1/fx-rates", PermPlansManage, ObjNone, "set exchange rates", h(s.putRate)},
 

@@ -143,6 +143,24 @@ func testCompAssignments(t *testing.T, db DB) {
 	if got := len(auditLog(t, s)); got != n {
 		t.Fatalf("%d audit entries, want %d: one per accepted assignment", got, n)
 	}
+
+	// Ending: earlier only, never before the first day.
+	open := stored[0] // reps[0] from 2026-07-01, open-ended
+	ended := try(s.EndAssignment(c, open.ID, "2026-09-30", admin)).must(t)
+	want := open
+	want.To = "2026-09-30"
+	if jsonOf(t, ended) != jsonOf(t, want) {
+		t.Fatalf("EndAssignment = %+v, want %+v", ended, want)
+	}
+	wantTail(t, s, entry{admin, "assignment.end", obj("assignment", open.ID), open, want})
+	_, err := s.EndAssignment(c, open.ID, "2026-10-31", admin)
+	wantCode(t, err, game.EInvalid, "to")
+	_, err = s.EndAssignment(c, open.ID, "2026-06-30", admin)
+	wantCode(t, err, game.EInvalid, "to")
+	_, err = s.EndAssignment(c, open.ID+1000, "2026-09-30", admin)
+	wantCode(t, err, game.ENotFound, "id")
+	_, err = s.EndAssignment(c, open.ID, "2026-9-30", admin)
+	wantCode(t, err, game.EInvalid, "to")
 	verify(t, s)
 }
 

@@ -200,7 +200,55 @@ func checkAssignment(ctx context.Context, q Querier, a engine.Assignment) error 
 
 // Assignments returns every assignment, by id.
 func (s *Store) Assignments(ctx context.Context) ([]engine.Assignment, error) {
-	out, err := queryAll(ctx, s.db.Reader(), func(row Row) (engine.Assignment, error) {
+	out, err := queryAssignments(ctx, s.db.Reader(), `ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list assignments: %w", err)
+	}
+	return out, nil
+}
+
+// EndAssignment sets the last day of an assignment (the rep leaves the plan,
+// or the team moves to another). It only ends an assignment earlier: a
+// longer one could overlap the next, so that is a new assignment.
+// ENotFound for an unknown id; EInvalid on "to" for a day before the first
+// or after the current last. Audit: "assignment.end".
+func (s *Store) EndAssignment(ctx context.Context, id int64, to string, by game.Actor) (engine.Assignment, error) {
+	if err := checkDay(to, "to"); err != nil {
+		return engine.Assignment{}, err
+	}
+	var after engine.Assignment
+	err := s.audited(ctx, func(q Querier) error {
+		found, err := queryAssignments(ctx, q, `WHERE id = $1`, id)
+		if err != nil {
+			return fmt.Errorf("read assignment %d: %w", id, err)
+		}
+		if len(found) == 0 {
+			return game.Errorf(game.ENotFound, "id", "assignment %d does not exist", id)
+		}
+		before := found[0]
+		switch {
+		case to < before.From:
+			return game.Errorf(game.EInvalid, "to", "the last day %s is before the first day %s", to, before.From)
+		case before.To != "" && to > before.To:
+			return game.Errorf(game.EInvalid, "to", "assignment %d already ends on %s; to extend it, create a new assignment from the next day", id, before.To)
+		}
+		if _, err := q.Exec(ctx, `UPDATE comp_assignments SET to_day = $1 WHERE id = $2`, to, id); err != nil {
+			return fmt.Errorf("end assignment %d: %w", id, err)
+		}
+		after = before
+		after.To = to
+		return s.record(ctx, q, by, "assignment.end", object("assignment", id), before, after)
+	})
+	if err != nil {
+		return engine.Assignment{}, err
+	}
+	return after, nil
+}
+
+// queryAssignments reads the assignments a clause (WHERE …, ORDER BY …)
+// selects.
+func queryAssignments(ctx context.Context, q Querier, clause string, args ...any) ([]engine.Assignment, error) {
+	return queryAll(ctx, q, func(row Row) (engine.Assignment, error) {
 		var (
 			a         engine.Assignment
 			to        *string
@@ -220,11 +268,7 @@ func (s *Store) Assignments(ctx context.Context) ([]engine.Assignment, error) {
 		}
 		return a, nil
 	}, `SELECT id, plan_id, COALESCE(rep_id, 0), COALESCE(team_id, 0), from_day, to_day, override_teams
-	      FROM comp_assignments ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("list assignments: %w", err)
-	}
-	return out, nil
+	      FROM comp_assignments `+clause, args...)
 }
 
 const quotaColumns = `rep_id, period, instance, amount, currency`
