@@ -297,6 +297,16 @@ func testErase(t *testing.T, db DB) {
 		}
 		return tx.AddOutbox(c, "crm/opp-z/1", feed, t0)
 	})
+	// A pay line she disputed, in a thread that names her.
+	pay := []engine.PayLine{{RepID: rep.ID, Period: "2026-11", PostedIn: "2026-11", Component: "commission", Kind: "earned",
+		Amount: *dec("60.00"), Currency: "USD", Text: "10 % on 600.00", Actor: game.ActorSystem, At: t0}}
+	if err := s.InCompTx(c, func(tx engine.CompTx) error { return tx.AppendPay(c, pay) }); err != nil {
+		t.Fatal(err)
+	}
+	dsp := try(s.OpenDispute(c, engine.Dispute{RepID: rep.ID, Period: "2026-11", LineID: pay[0].ID,
+		Comments: []engine.DisputeComment{{Body: "I am " + repName + ", the Acme deal was bigger"}}}, game.UserActor(user.ID))).must(t)
+	try(s.CommentDispute(c, dsp.ID, engine.DisputeComment{Body: "Mailed " + userEmail + " about it"}, admin)).must(t)
+	try(s.ResolveDispute(c, dsp.ID, "Checked with "+repName, nil, admin)).must(t)
 
 	needles := personal()
 	if hits := findAnywhere(t, db, needles); len(hits) == 0 {

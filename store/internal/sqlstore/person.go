@@ -131,6 +131,9 @@ var scrubTargets = []struct {
 	{"tokens", []string{"id"}, "name", false},
 	{"events", []string{"key"}, "response", true},
 	{"outbox", []string{"event_key"}, "payload", true},
+	// What people wrote about pay ("Ann's Acme deal was 20,500").
+	{"dispute_comments", []string{"id"}, "body", false},
+	{"disputes", []string{"id"}, "resolution", false},
 }
 
 // ErasePerson pseudonymises a rep and their user everywhere in the
