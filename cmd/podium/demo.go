@@ -9,8 +9,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"podium/engine"
 	"podium/game"
+	"podium/game/comp"
 )
 
 var demoTeams = []string{"Enterprise", "Mid-Market", "SMB"}
@@ -50,9 +53,12 @@ func seedDemo(ctx context.Context, e *engine.Engine, out io.Writer, now time.Tim
 		}
 		created = append(created, r)
 	}
+	rng := rand.New(rand.NewPCG(uint64(now.UnixNano()), 11))
+	if err := seedDemoPay(ctx, e, teams, created, now, rng); err != nil {
+		return err
+	}
 	// History: deals and activities spread over the month so far, in one
 	// batch (one transaction).
-	rng := rand.New(rand.NewPCG(uint64(now.UnixNano()), 11))
 	start := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
 	span := now.Sub(start)
 	if span < time.Hour {
@@ -74,6 +80,46 @@ func seedDemo(ctx context.Context, e *engine.Engine, out io.Writer, now time.Tim
 	}
 	fmt.Fprintf(out, "demo company created: %d teams, %d reps, %d past deals and activities\n", len(teams), len(demoReps), len(items))
 	return nil
+}
+
+// seedDemoPay puts every demo team on a commission plan with a quota for
+// this month, so statements and live earnings have something to show.
+func seedDemoPay(ctx context.Context, e *engine.Engine, teams []game.Team, reps []game.Rep, now time.Time, rng *rand.Rand) error {
+	cs := e.Comp()
+	if cs == nil {
+		return nil
+	}
+	cur := e.Config().Currency
+	d := decimal.RequireFromString
+	plan := comp.Plan{
+		ID: "demo-ae", Name: "Account executives (demo)", Version: 1, Currency: cur, Period: game.PeriodMonth,
+		EffectiveFrom: fmt.Sprintf("%d-01-01", now.Year()), Rounding: comp.Rounding{Mode: comp.HalfUp, Where: comp.OnTotal},
+		Components: []comp.Component{
+			{Kind: comp.KindCommission, Name: "commission", Mode: comp.Marginal,
+				Tiers: []comp.Tier{{From: d("0"), Rate: d("5")}, {From: d("50"), Rate: d("10")}, {From: d("100"), Rate: d("12")}, {From: d("150"), Rate: d("15")}}},
+			{Kind: comp.KindSpiff, Name: "platform spiff", Amount: d("250"), Products: []string{"Platform"}},
+			{Kind: comp.KindBonus, Name: "quota club", Steps: []comp.Step{{At: d("100"), Amount: d("1000")}}},
+		},
+	}
+	if err := cs.PutPlan(ctx, plan, game.ActorSystem); err != nil {
+		return err
+	}
+	for _, t := range teams {
+		if _, err := cs.PutAssignment(ctx, engine.Assignment{PlanID: plan.ID, TeamID: t.ID, From: plan.EffectiveFrom}, game.ActorSystem); err != nil {
+			return err
+		}
+	}
+	month, err := game.PeriodMonth.Instance(game.Day(now, e.Config().Location))
+	if err != nil {
+		return err
+	}
+	for _, r := range reps {
+		q := comp.Quota{RepID: r.ID, Period: game.PeriodMonth, Instance: month, Currency: cur, Amount: decimal.NewFromInt(int64(60+rng.IntN(60)) * 1000)}
+		if err := cs.PutQuota(ctx, q, game.ActorSystem); err != nil {
+			return err
+		}
+	}
+	return e.CompChanged(ctx)
 }
 
 var demoKinds = []string{"call", "call", "call", "email", "email", "meeting", "demo"}

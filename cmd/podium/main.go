@@ -347,6 +347,7 @@ func seed(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) e
 	}
 	defer n.Close()
 	e := engine.New(engineConfig(cfg, log, nil), n.store, n.boards, n.bus)
+	e.UseComp(n.store)
 	if err := e.Start(ctx); err != nil {
 		return err
 	}
