@@ -27,7 +27,7 @@ const testToken = "test-admin-token-0123456789"
 var cheapParams = &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	s     *Server
 	e     *engine.Engine
 	dir   engine.Directory
@@ -49,7 +49,7 @@ func (c *testClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func newHarness(t *testing.T, mutate func(*Config)) *harness {
+func newHarness(t testing.TB, mutate func(*Config)) *harness {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "p.db"), sqlite.Options{})
