@@ -38,6 +38,7 @@ type StatementView struct {
 	Draw        *DrawLine                  `json:"draw,omitempty"`
 	Total       decimal.Decimal            `json:"total"`
 	Disputes    []Dispute                  `json:"disputes"`
+	Next        *comp.Next                 `json:"next,omitempty"` // the next tier or bonus, while the period is open
 	Hash        string                     `json:"hash,omitempty"`
 	Stamps      map[string]StampInfo       `json:"stamps,omitempty"`
 }
@@ -111,6 +112,9 @@ func (e *Engine) liveStatement(ctx context.Context, repID int64, period string) 
 		if s.Quota.IsPositive() {
 			v.Attainment = s.Credited.Mul(decimal.NewFromInt(100)).DivRound(s.Quota, 2).StringFixed(2) + " %"
 		}
+		if next, err := comp.NextStep(plan, s); err == nil {
+			v.Next = next
+		}
 	} else if game.AsError(err) == nil {
 		return StatementView{}, err
 	}
@@ -181,7 +185,7 @@ func (e *Engine) MoveStatement(ctx context.Context, repID int64, period string, 
 		}
 		// The frozen record holds figures, not personal data: the name is
 		// filled in when the statement is read, so an erasure reaches it.
-		v.Status, v.Provisional, v.Stamps, v.RepName = StatementLocked, false, nil, ""
+		v.Status, v.Provisional, v.Stamps, v.RepName, v.Next = StatementLocked, false, nil, "", nil
 		snap, err := json.Marshal(v)
 		if err != nil {
 			return StatementView{}, err
