@@ -99,6 +99,11 @@ func (t compTx) LockPay(ctx context.Context, repID int64, period string) error {
 	return t.s.lockPay(ctx, t.q, repID, period)
 }
 
+// The revenue metric ('revenue', game.MetricRevenue) is written into the
+// queries below rather than bound, so that both databases use the partial
+// index ledger_revenue_rep_day_idx: a planner cannot match an index
+// predicate against a parameter.
+
 // Credits returns what the revenue ledger credits the rep with on the days
 // from first to last, per deal (byte order of "source/external_id"), deals
 // summing to zero left out. The deal's amount, currency, splits, product
@@ -129,9 +134,9 @@ func (t compTx) Credits(ctx context.Context, repID int64, first, last string) ([
 		c.LastChange = fromMicros(at)
 		return c, err
 	}, `SELECT deal, CAST(SUM(delta) AS BIGINT), MAX(at) FROM ledger
-	     WHERE rep_id = $1 AND metric = $2 AND day >= $3 AND day <= $4 AND deal IS NOT NULL
+	     WHERE rep_id = $1 AND metric = 'revenue' AND day >= $2 AND day <= $3 AND deal IS NOT NULL
 	     GROUP BY deal HAVING SUM(delta) <> 0`,
-		repID, string(game.MetricRevenue), first, last)
+		repID, first, last)
 	if err != nil {
 		return nil, fmt.Errorf("credits of rep %d from %s to %s: %w", repID, first, last, err)
 	}
@@ -178,9 +183,9 @@ func (t compTx) Reversed(ctx context.Context, repID int64, first, last string) (
 		c.LastChange = fromMicros(at)
 		return c, err
 	}, `SELECT deal, CAST(SUM(CASE WHEN delta > 0 THEN delta ELSE 0 END) AS BIGINT), MIN(day), MAX(at) FROM ledger
-	     WHERE rep_id = $1 AND metric = $2 AND day >= $3 AND day <= $4 AND deal IS NOT NULL
+	     WHERE rep_id = $1 AND metric = 'revenue' AND day >= $2 AND day <= $3 AND deal IS NOT NULL
 	     GROUP BY deal HAVING SUM(delta) = 0 AND SUM(CASE WHEN delta > 0 THEN delta ELSE 0 END) > 0`,
-		repID, string(game.MetricRevenue), first, last)
+		repID, first, last)
 	if err != nil {
 		return nil, fmt.Errorf("reversed credits of rep %d from %s to %s: %w", repID, first, last, err)
 	}
