@@ -59,6 +59,10 @@ func (e *Engine) loadComp(ctx context.Context) error {
 	if e.comp == nil {
 		return nil
 	}
+	// Loads overlap (a change here, a notice from another node); one that
+	// started later read newer data, so an earlier one finishing after it
+	// must not overwrite it.
+	gen := e.compGen.Add(1)
 	plans, err := e.comp.Plans(ctx)
 	if err != nil {
 		return fmt.Errorf("load plans: %w", err)
@@ -84,7 +88,9 @@ func (e *Engine) loadComp(ctx context.Context) error {
 		c.effective[id] = EffectiveVersions(vs)
 	}
 	e.compMu.Lock()
-	e.compCfg = c
+	if gen > e.compLoaded {
+		e.compCfg, e.compLoaded = c, gen
+	}
 	e.compMu.Unlock()
 	return nil
 }

@@ -71,6 +71,9 @@ type CompStore interface {
 	// MarkCompWork marks a rep's plan period for computation outside an
 	// ingest (a quota, plan or assignment changed), like Tx.AddCompWork.
 	MarkCompWork(ctx context.Context, w CompWork) error
+	// RepPay returns everything of a rep's pay (lines, statements,
+	// disputes), for their data export.
+	RepPay(ctx context.Context, repID int64) (RepPay, error)
 	// PayLine returns one line; ENotFound when absent.
 	PayLine(ctx context.Context, id int64) (PayLine, error)
 
@@ -147,6 +150,13 @@ type CompTx interface {
 	// board rows (commission, attainment) and its effect like an ingest.
 	AppendLedger(ctx context.Context, eventKey string, at time.Time, entries []game.LedgerEntry) error
 	AddOutbox(ctx context.Context, eventKey string, payload []byte, at time.Time) error
+}
+
+// RepPay is a rep's pay, as their data export shows it.
+type RepPay struct {
+	Lines      []PayLine   `json:"lines"`
+	Statements []Statement `json:"statements"`
+	Disputes   []Dispute   `json:"disputes"`
 }
 
 // Credited is one deal's credit to one rep, as the revenue ledger has it.

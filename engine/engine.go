@@ -113,10 +113,16 @@ type Engine struct {
 	compWake chan struct{}
 	compMu   sync.RWMutex
 	compCfg  *compCache
+	// compGen numbers comp loads as they start; compLoaded is the number of
+	// the load compCfg came from (see loadComp).
+	compGen    atomic.Uint64
+	compLoaded uint64
 
-	rosterMu sync.RWMutex
-	reps     map[int64]game.Rep
-	teams    map[int64]game.Team
+	rosterMu     sync.RWMutex
+	rosterGen    atomic.Uint64 // as compGen, for the roster
+	rosterLoaded uint64
+	reps         map[int64]game.Rep
+	teams        map[int64]game.Team
 
 	stop       context.CancelFunc
 	wg         sync.WaitGroup // relay and hub
@@ -232,6 +238,8 @@ func newEpoch() string {
 // ---- roster: reps and teams, cached on every node ----
 
 func (e *Engine) loadRoster(ctx context.Context) error {
+	// As loadComp: a load that started later wins, whatever finishes first.
+	gen := e.rosterGen.Add(1)
 	reps, err := e.store.ListReps(ctx)
 	if err != nil {
 		return fmt.Errorf("load reps: %w", err)
@@ -249,7 +257,9 @@ func (e *Engine) loadRoster(ctx context.Context) error {
 		tm[t.ID] = t
 	}
 	e.rosterMu.Lock()
-	e.reps, e.teams = rm, tm
+	if gen > e.rosterLoaded {
+		e.reps, e.teams, e.rosterLoaded = rm, tm, gen
+	}
 	e.rosterMu.Unlock()
 	return nil
 }

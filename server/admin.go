@@ -438,8 +438,22 @@ func (s *Server) personExport(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	out := personExport{PersonData: d}
+	if cs := s.e.Comp(); cs != nil {
+		pay, err := cs.RepPay(c.UserContext(), id)
+		if err != nil {
+			return err
+		}
+		out.Pay = &pay
+	}
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="podium-person-`+strconv.FormatInt(id, 10)+`.json"`)
-	return c.JSON(d)
+	return c.JSON(out)
+}
+
+// personExport is everything Podium holds about a person.
+type personExport struct {
+	engine.PersonData
+	Pay *engine.RepPay `json:"pay,omitempty"` // their pay lines, statements and disputes
 }
 
 type eraseInput struct {

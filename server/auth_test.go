@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -415,5 +416,34 @@ func TestMadeUpTokensAreLimited(t *testing.T) {
 	h.clock.Advance(time.Minute)
 	if s, _, _ := h.do("GET", "/api/v1/reps", testToken, "", nil); s != 200 {
 		t.Fatalf("a minute later: %d", s)
+	}
+}
+
+// TestSecretsNeverLogged: a request that fails on the server is logged,
+// without its password, token or cookie.
+func TestSecretsNeverLogged(t *testing.T) {
+	var logs strings.Builder
+	h := newHarness(t, func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	h.newUser(`{"email":"log@example.com","name":"Log","role":"admin"}`, goodPassword)
+	b := h.browser()
+	b.login("log@example.com", goodPassword)
+	cookie := b.cookies[CookieSession]
+	// Break the database under the server: every request now fails inside.
+	if err := h.dir.(interface{ Close() error }).Close(); err != nil {
+		t.Fatal(err)
+	}
+	b.do("POST", "/api/v1/auth/login", `{"email":"log@example.com","password":"`+goodPassword+`"}`, nil)
+	h.do("GET", "/api/v1/reps/1/ledger", "pod_api_a-secret-token-value", "", nil)
+	b.do("GET", "/api/v1/me", "", nil)
+	out := logs.String()
+	if !strings.Contains(out, "request failed") {
+		t.Fatalf("the failures were not logged at all:\n%s", out)
+	}
+	for _, secret := range []string{goodPassword, "pod_api_a-secret-token-value", cookie, testToken} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the log holds a secret %q:\n%s", secret, out)
+		}
 	}
 }

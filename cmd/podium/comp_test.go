@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +115,21 @@ func payPeriod(t *testing.T, n *runningNode) {
 			{"kind":"spiff","name":"platform spiff","amount":"100.00","products":["Platform"]},
 			{"kind":"bonus","name":"quota club","steps":[{"at":"100","amount":"500.00"}]}]}`, 201)
 	fin.do("POST", "/api/v1/assignments", fmt.Sprintf(`{"plan_id":"ae","team_id":%v,"from":"2026-01-01"}`, team["id"]), 201)
+	// Every kind of component is defined through the API: the package's
+	// full example plan (commission with gate, soft cap, cap and product
+	// rates; spiffs; a bonus; a draw; an override) is accepted as is.
+	full, err := os.ReadFile("../../game/comp/testdata/plan_full.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fin.do("POST", "/api/v1/plans/validate", string(full), 200)
+	fin.do("POST", "/api/v1/plans", strings.Replace(string(full), `"version": 2`, `"version": 1`, 1), 201)
+	fin.do("POST", "/api/v1/plans", strings.Replace(string(full), `"version": 2`, `"version": 1`, 1), 409)
+	// Bob is on the retroactive variant: his own assignment wins over his team's.
+	fin.do("POST", "/api/v1/plans", `{"id":"ae-retro","name":"AE retroactive","version":1,"currency":"USD","period":"month","effective_from":"2026-01-01",
+		"rounding":{"mode":"half_up","where":"total"},
+		"components":[{"kind":"commission","name":"commission","mode":"retroactive","tiers":[{"from":"0","rate":"5"},{"from":"50","rate":"10"},{"from":"100","rate":"12"},{"from":"150","rate":"15"}]}]}`, 201)
+	fin.do("POST", "/api/v1/assignments", fmt.Sprintf(`{"plan_id":"ae-retro","rep_id":%d,"from":"2026-01-01"}`, bob), 201)
 	for _, id := range []int64{ana, bob} {
 		mgr.do("PUT", fmt.Sprintf("/api/v1/reps/%d/quotas", id), fmt.Sprintf(`{"period":"month","instance":%q,"amount":"33000.00"}`, period), 200)
 	}
@@ -153,6 +169,13 @@ func payPeriod(t *testing.T, n *runningNode) {
 	if whatIf["projection"] == nil {
 		t.Fatalf("what-if = %v", whatIf)
 	}
+
+	// Bob closes the same 55,000 in two other deals: retroactive pays 8,250.00.
+	for i, amount := range []string{"41000.00", "14000.00"} {
+		n.post(t, "/api/v1/deals", fmt.Sprintf(`{"external_id":"BOB-%d","version":1,"rep_id":%d,"amount":%q,"stage":"won","close_time":%q}`,
+			i, bob, amount, day(3+i)), 201)
+	}
+	waitStatement(t, bobS, bob, period, "8250.00")
 
 	// 5,280.00 commission (the worked example) + 100.00 spiff + 500.00 bonus.
 	st := waitStatement(t, anaS, ana, period, "5880.00")
@@ -237,6 +260,12 @@ func payPeriod(t *testing.T, n *runningNode) {
 	}
 	if v := n.get(t, "/api/v1/audit/verify", 200); v["ok"] != true {
 		t.Fatalf("audit: %v", v)
+	}
+	// Her data export holds her pay.
+	export := n.get(t, fmt.Sprintf("/api/v1/people/%d/export", ana), 200)
+	exported, _ := export["pay"].(map[string]any)
+	if lines, _ := exported["lines"].([]any); len(lines) < 4 || len(exported["statements"].([]any)) == 0 || len(exported["disputes"].([]any)) != 1 {
+		t.Fatalf("export pay = %v", exported)
 	}
 }
 

@@ -169,6 +169,36 @@ func (s *Store) payLines(ctx context.Context, col string, repID int64, period st
 	return out, nil
 }
 
+// RepPay returns everything of a rep's pay, for their data export: every
+// pay line, every statement record and every dispute, oldest first.
+func (s *Store) RepPay(ctx context.Context, repID int64) (engine.RepPay, error) {
+	var out engine.RepPay
+	var err error
+	q := s.db.Reader()
+	if out.Lines, err = queryAll(ctx, q, scanPayLine, `SELECT `+payColumns+` FROM pay_ledger WHERE rep_id = $1 ORDER BY id`, repID); err != nil {
+		return out, fmt.Errorf("pay lines of rep %d: %w", repID, err)
+	}
+	if out.Disputes, err = queryDisputes(ctx, q, `rep_id = $1`, repID); err != nil {
+		return out, fmt.Errorf("disputes of rep %d: %w", repID, err)
+	}
+	periods, err := queryAll(ctx, q, func(row Row) (string, error) {
+		var p string
+		return p, row.Scan(&p)
+	}, `SELECT period FROM statements WHERE rep_id = $1 ORDER BY period`, repID)
+	if err != nil {
+		return out, fmt.Errorf("statements of rep %d: %w", repID, err)
+	}
+	for _, p := range periods {
+		st, err := s.Statement(ctx, repID, p)
+		if err != nil {
+			return out, err
+		}
+		out.Statements = append(out.Statements, st)
+	}
+	out.Lines, out.Disputes, out.Statements = nonNil(out.Lines), nonNil(out.Disputes), nonNil(out.Statements)
+	return out, nil
+}
+
 // PayLine returns one line; ENotFound on "id" when absent.
 func (s *Store) PayLine(ctx context.Context, id int64) (engine.PayLine, error) {
 	return loadPayLine(ctx, s.db.Reader(), id)
