@@ -1,9 +1,13 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -139,6 +143,7 @@ func TestPayWorkedExample(t *testing.T) {
 			if err != nil || locked.Hash == "" || !locked.Total.Equal(decimal.RequireFromString("4530")) || locked.Provisional {
 				t.Fatalf("locked statement %+v %v", locked, err)
 			}
+			goldenStatement(t, locked)
 			if _, err := f.e.MoveStatement(ctx, ana, "2026-11", engine.StatementLocked, game.ActorSystem); game.ErrorCode(err) != game.EConflict {
 				t.Fatalf("locking twice: %v, want conflict", err)
 			}
@@ -198,5 +203,43 @@ func TestClawbackWindow(t *testing.T) {
 				t.Fatalf("statement after the late loss: credited %v (%v), want the late deal still credited for pay", v.Credited, err)
 			}
 		})
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// goldenStatement compares a statement, as the API serves it, with
+// testdata/statement.golden.json (go test -run TestPayWorkedExample
+// -update rewrites it). Line ids and the hash depend on the order the
+// worker met other reps' work, so they are left out.
+func goldenStatement(t *testing.T, v engine.StatementView) {
+	t.Helper()
+	if v.Hash == "" {
+		t.Fatal("a locked statement without a hash")
+	}
+	v.Hash, v.Stamps = "", nil
+	for i := range v.Lines {
+		v.Lines[i].ID = 0
+	}
+	got, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	path := filepath.Join("testdata", "statement.golden.json")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("statement differs from %s:\n%s", path, got)
 	}
 }

@@ -108,7 +108,7 @@ func (e *Engine) liveStatement(ctx context.Context, repID int64, period string) 
 	v := StatementView{RepID: repID, RepName: rep.Name, Period: period, Provisional: true, Currency: e.cfg.Currency, Subtotals: map[string]decimal.Decimal{}}
 	if plan, s, err := e.PayState(ctx, repID, period); err == nil {
 		v.PlanID, v.PlanVersion, v.Currency = plan.ID, plan.Version, plan.Currency
-		v.Quota, v.Credited = s.Quota, s.Credited
+		v.Quota, v.Credited = Money(s.Quota, plan.Currency), Money(s.Credited, plan.Currency)
 		if s.Quota.IsPositive() {
 			v.Attainment = s.Credited.Mul(decimal.NewFromInt(100)).DivRound(s.Quota, 2).StringFixed(2) + " %"
 		}
