@@ -71,6 +71,10 @@ type CompStore interface {
 	// MarkCompWork marks a rep's plan period for computation outside an
 	// ingest (a quota, plan or assignment changed), like Tx.AddCompWork.
 	MarkCompWork(ctx context.Context, w CompWork) error
+	// AdjustPay appends a manual adjustment line (kind "manual") and its
+	// audit entry ("pay.adjust") in one transaction; EConflict on "period"
+	// when the statement it would show in is locked or paid.
+	AdjustPay(ctx context.Context, l PayLine, by game.Actor) (PayLine, error)
 	// RepPay returns everything of a rep's pay (lines, statements,
 	// disputes), for their data export.
 	RepPay(ctx context.Context, repID int64) (RepPay, error)

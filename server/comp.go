@@ -317,8 +317,18 @@ func (s *Server) putQuota(c *fiber.Ctx) error {
 	if err := decode(c.Body(), &in); err != nil {
 		return err
 	}
-	if in.Currency == "" {
+	first, _, err := comp.PeriodDays(in.Period, in.Instance)
+	if err != nil {
+		return err
+	}
+	plan, _, onPlan := s.e.PlanFor(id, first)
+	switch {
+	case in.Currency == "" && onPlan:
+		in.Currency = plan.Currency
+	case in.Currency == "":
 		in.Currency = s.e.Config().Currency
+	case onPlan && in.Currency != plan.Currency:
+		return game.Errorf(game.ECurrency, "currency", "rep %d's plan pays in %s; set the quota in %s", id, plan.Currency, plan.Currency)
 	}
 	q := comp.Quota{RepID: id, Period: in.Period, Instance: in.Instance, Currency: in.Currency, Amount: in.Amount}
 	if in.Proration != nil {
@@ -732,15 +742,7 @@ func (s *Server) postAdjustment(c *fiber.Ctx) error {
 	if l.PostedIn, err = s.openPeriod(c, id, in.Period); err != nil {
 		return err
 	}
-	added := []engine.PayLine{l}
-	if err := cs.InCompTx(c.UserContext(), func(tx engine.CompTx) error {
-		return tx.AppendPay(c.UserContext(), added)
-	}); err != nil {
-		return err
-	}
-	l = added[0]
-	after, _ := json.Marshal(l)
-	if _, err := s.dir.Audit(c.UserContext(), game.AuditEntry{Actor: l.Actor, Action: "pay.adjust", Object: "rep:" + strconv.FormatInt(id, 10), After: after, Reason: l.Reason}); err != nil {
+	if l, err = cs.AdjustPay(c.UserContext(), l, l.Actor); err != nil {
 		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(l)

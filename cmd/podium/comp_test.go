@@ -254,6 +254,14 @@ func payPeriod(t *testing.T, n *runningNode) {
 	if l["period"] != period || l["posted_in"] != open || l["kind"] != "adjustment" {
 		t.Fatalf("late line = %v", l)
 	}
+	// A manual adjustment for the locked month lands in the open one too;
+	// a rep cannot adjust their own pay.
+	anaS.do("POST", fmt.Sprintf("/api/v1/reps/%d/adjustments", ana), fmt.Sprintf(`{"period":%q,"amount":"25.00","reason":"mine"}`, period), 403)
+	adj := fin.do("POST", fmt.Sprintf("/api/v1/reps/%d/adjustments", ana), fmt.Sprintf(`{"period":%q,"amount":"25.00","reason":"Travel allowance"}`, period), 201)
+	if adj["posted_in"] != open || adj["id"] == float64(0) {
+		t.Fatalf("adjustment = %v", adj)
+	}
+	waitStatement(t, anaS, ana, open, "175.00")
 	again := anaS.do("GET", fmt.Sprintf("/api/v1/reps/%d/statements/%s", ana, period), "", 200)
 	if again["hash"] != locked["hash"] || again["total"] != locked["total"] {
 		t.Fatalf("the locked statement changed: %v", again)

@@ -1128,3 +1128,37 @@ func testDisputes(t *testing.T, db DB) {
 	}
 	verify(t, s)
 }
+
+// testAdjustPay: a manual adjustment is appended with its audit entry in
+// one transaction, and refused into a locked statement.
+func testAdjustPay(t *testing.T, db DB) {
+	c, s := ctx(t), db.Store
+	_, reps := seedReps(t, s, 1)
+	a := reps[0].ID
+	l := engine.PayLine{RepID: a, Period: "2026-11", PostedIn: "2026-11", Component: "adjustment", Kind: "manual",
+		Amount: d("25.00"), Currency: "USD", Text: "Travel allowance", Actor: admin, Reason: "Travel allowance", At: t0}
+	got := try(s.AdjustPay(c, l, admin)).must(t)
+	if got.ID <= 0 || !got.Amount.Equal(d("25.00")) {
+		t.Fatalf("AdjustPay = %+v", got)
+	}
+	wantTail(t, s, entry{admin, "pay.adjust", obj("rep", a), nil, got})
+	if lines := try(s.PayLinesPostedIn(c, a, "2026-11")).must(t); len(lines) != 1 || lines[0].ID != got.ID {
+		t.Fatalf("lines = %+v", lines)
+	}
+	for _, to := range []engine.StatementStatus{engine.StatementManagerApproved, engine.StatementFinanceApproved} {
+		try(s.MoveStatement(c, engine.Statement{RepID: a, Period: "2026-11", Status: to}, map[engine.StatementStatus]engine.StatementStatus{
+			engine.StatementManagerApproved: engine.StatementDraft, engine.StatementFinanceApproved: engine.StatementManagerApproved}[to], admin)).must(t)
+	}
+	try(s.MoveStatement(c, engine.Statement{RepID: a, Period: "2026-11", Status: engine.StatementLocked, Snapshot: json.RawMessage(`{}`), Hash: "h"},
+		engine.StatementFinanceApproved, admin)).must(t)
+	n := len(auditLog(t, s))
+	_, err := s.AdjustPay(c, l, admin)
+	wantCode(t, err, game.EConflict, "period")
+	if got := len(auditLog(t, s)); got != n {
+		t.Fatalf("a refused adjustment wrote %d audit entries", got-n)
+	}
+	if lines := try(s.PayLinesPostedIn(c, a, "2026-11")).must(t); len(lines) != 1 {
+		t.Fatalf("a refused adjustment wrote a line: %+v", lines)
+	}
+	verify(t, s)
+}

@@ -119,6 +119,7 @@ func Run(t *testing.T, open func(t *testing.T) DB) {
 		{"Statements", db(testStatements)},
 		{"StatementRace", db(testStatementRace)},
 		{"Disputes", db(testDisputes)},
+		{"AdjustPay", db(testAdjustPay)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

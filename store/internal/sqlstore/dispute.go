@@ -250,6 +250,36 @@ func (s *Store) ResolveDispute(ctx context.Context, id int64, resolution string,
 	return out, nil
 }
 
+// AdjustPay appends a manual adjustment line and its audit entry
+// ("pay.adjust") in one transaction, under the rep's pay lock; EConflict on
+// "period" when the statement it would show in is locked or paid.
+func (s *Store) AdjustPay(ctx context.Context, l engine.PayLine, by game.Actor) (engine.PayLine, error) {
+	var out engine.PayLine
+	err := s.audited(ctx, func(q Querier) error {
+		if err := s.lockPay(ctx, q, l.RepID, l.PostedIn); err != nil {
+			return err
+		}
+		st, _, err := loadStatement(ctx, q, l.RepID, l.PostedIn)
+		if err != nil {
+			return err
+		}
+		if final(st.Status) {
+			return game.Errorf(game.EConflict, "period", "the statement of %s is %s: post the adjustment in the open period", l.PostedIn, st.Status)
+		}
+		l.ID = 0
+		lines := []engine.PayLine{l}
+		if err := s.appendPay(ctx, q, lines, ""); err != nil {
+			return err
+		}
+		out = lines[0]
+		return s.record(ctx, q, by, "pay.adjust", object("rep", l.RepID), nil, out)
+	})
+	if err != nil {
+		return engine.PayLine{}, err
+	}
+	return out, nil
+}
+
 // adjust appends the adjustment line of dispute d's resolution.
 func (s *Store) adjust(ctx context.Context, q Querier, d engine.Dispute, l engine.PayLine, by game.Actor) (*engine.PayLine, error) {
 	l.ID, l.Dispute = 0, d.ID
