@@ -266,20 +266,20 @@ func redisCPU(b *testing.B, c *goredis.Client) float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var total float64
+	var usecs float64
 	for _, line := range strings.Split(info, "\n") {
 		for _, cmd := range []string{"cmdstat_evalsha:", "cmdstat_eval:"} {
 			if rest, ok := strings.CutPrefix(strings.TrimSpace(line), cmd); ok {
 				for _, f := range strings.Split(rest, ",") {
 					if v, ok := strings.CutPrefix(f, "usec="); ok {
 						us, _ := strconv.ParseFloat(v, 64)
-						total += us
+						usecs += us
 					}
 				}
 			}
 		}
 	}
-	return total
+	return usecs
 }
 
 // BenchmarkRedisTop10 reads the first ten of a board of 10,000 reps.
