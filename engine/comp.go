@@ -246,6 +246,18 @@ func (e *Engine) markCompWork(ctx context.Context, tx Tx, eventKey string, entri
 	e.compMu.RLock()
 	c := e.compCfg
 	e.compMu.RUnlock()
+	// The teams each overriding manager is paid on, worked out once per
+	// event rather than once per entry.
+	var overrides []Assignment
+	var under []map[int64]bool
+	if c != nil {
+		for _, a := range c.assignments {
+			if a.RepID != 0 && len(a.OverrideTeams) > 0 {
+				overrides = append(overrides, a)
+				under = append(under, e.TeamsUnder(a.OverrideTeams))
+			}
+		}
+	}
 	for _, en := range entries {
 		if en.Metric != game.MetricRevenue {
 			continue
@@ -253,11 +265,8 @@ func (e *Engine) markCompWork(ctx context.Context, tx Tx, eventKey string, entri
 		if err := mark(en.RepID, en.Day); err != nil {
 			return false, err
 		}
-		if c == nil || en.TeamID == 0 {
-			continue
-		}
-		for _, a := range c.assignments {
-			if a.RepID != 0 && len(a.OverrideTeams) > 0 && e.TeamsUnder(a.OverrideTeams)[en.TeamID] {
+		for i, a := range overrides {
+			if en.TeamID != 0 && under[i][en.TeamID] {
 				if err := mark(a.RepID, en.Day); err != nil {
 					return false, err
 				}

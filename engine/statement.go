@@ -261,7 +261,10 @@ func (e *Engine) MarkPlan(ctx context.Context, planID string) error {
 		return nil
 	}
 	today := game.Day(e.cfg.Now(), e.cfg.Location)
-	reps, _ := e.store.ListReps(ctx)
+	reps, err := e.store.ListReps(ctx)
+	if err != nil {
+		return fmt.Errorf("mark plan %s: %w", planID, err)
+	}
 	for _, a := range c.assignments {
 		if a.PlanID != planID {
 			continue

@@ -138,10 +138,7 @@ func (s *Server) createAssignment(c *fiber.Ctx) error {
 		return err
 	}
 	var a engine.Assignment
-	if err := refuseNumbers(c.Body(), "id", "rep_id", "team_id", "override_teams"); err != nil {
-		return err
-	}
-	if err := decode(c.Body(), &a); err != nil {
+	if err := decodeMoney(c.Body(), &a, "id", "rep_id", "team_id", "override_teams"); err != nil {
 		return err
 	}
 	if a.ID != 0 {
@@ -227,10 +224,7 @@ func (s *Server) putRate(c *fiber.Ctx) error {
 		return err
 	}
 	var r comp.Rate
-	if err := refuseNumbers(c.Body()); err != nil {
-		return err
-	}
-	if err := decode(c.Body(), &r); err != nil {
+	if err := decodeMoney(c.Body(), &r); err != nil {
 		return err
 	}
 	for _, f := range []struct{ code, name string }{{r.From, "from"}, {r.To, "to"}} {
@@ -283,11 +277,7 @@ type quotaInput struct {
 }
 
 func (s *Server) repQuotas(c *fiber.Ctx) error {
-	cs, err := s.compStore()
-	if err != nil {
-		return err
-	}
-	id, err := s.knownRep(c, "id")
+	cs, id, err := s.repComp(c)
 	if err != nil {
 		return err
 	}
@@ -302,19 +292,12 @@ func (s *Server) repQuotas(c *fiber.Ctx) error {
 }
 
 func (s *Server) putQuota(c *fiber.Ctx) error {
-	cs, err := s.compStore()
-	if err != nil {
-		return err
-	}
-	id, err := s.knownRep(c, "id")
+	cs, id, err := s.repComp(c)
 	if err != nil {
 		return err
 	}
 	var in quotaInput
-	if err := refuseNumbers(c.Body()); err != nil {
-		return err
-	}
-	if err := decode(c.Body(), &in); err != nil {
+	if err := decodeMoney(c.Body(), &in); err != nil {
 		return err
 	}
 	first, _, err := comp.PeriodDays(in.Period, in.Instance)
@@ -369,18 +352,14 @@ func (s *Server) teamQuota(c *fiber.Ctx) error {
 		return game.Errorf(game.ENotFound, "id", "no team %d", id)
 	}
 	teams := s.e.TeamsUnder([]int64{id})
-	reps, err := s.e.Reps(c.UserContext())
-	if err != nil {
-		return err
-	}
 	all, err := cs.Quotas(c.UserContext(), 0)
 	if err != nil {
 		return err
 	}
 	var members []comp.Quota
 	for _, q := range all {
-		r := slices.IndexFunc(reps, func(r game.Rep) bool { return r.ID == q.RepID })
-		if r >= 0 && teams[reps[r].TeamID] && string(q.Period) == c.Params("period") && q.Instance == c.Params("instance") {
+		r, ok := s.e.Rep(q.RepID)
+		if ok && teams[r.TeamID] && string(q.Period) == c.Params("period") && q.Instance == c.Params("instance") {
 			members = append(members, q)
 		}
 	}
@@ -438,11 +417,7 @@ func (s *Server) getStatement(c *fiber.Ctx) error {
 // those whose SHA-256 is its hash, so anyone can check it
 // (sha256sum of this body equals the statement's "hash").
 func (s *Server) statementSnapshot(c *fiber.Ctx) error {
-	cs, err := s.compStore()
-	if err != nil {
-		return err
-	}
-	id, err := s.knownRep(c, "id")
+	cs, id, err := s.repComp(c)
 	if err != nil {
 		return err
 	}
@@ -556,19 +531,12 @@ type disputeInput struct {
 }
 
 func (s *Server) openDispute(c *fiber.Ctx) error {
-	cs, err := s.compStore()
-	if err != nil {
-		return err
-	}
-	id, err := s.knownRep(c, "id")
+	cs, id, err := s.repComp(c)
 	if err != nil {
 		return err
 	}
 	var in disputeInput
-	if err := refuseNumbers(c.Body(), "line_id"); err != nil {
-		return err
-	}
-	if err := decode(c.Body(), &in); err != nil {
+	if err := decodeMoney(c.Body(), &in, "line_id"); err != nil {
 		return err
 	}
 	line, err := cs.PayLine(c.UserContext(), in.LineID)
@@ -652,10 +620,7 @@ func (s *Server) resolveDispute(c *fiber.Ctx) error {
 		return err
 	}
 	var in resolveInput
-	if err := refuseNumbers(c.Body()); err != nil {
-		return err
-	}
-	if err := decode(c.Body(), &in); err != nil {
+	if err := decodeMoney(c.Body(), &in); err != nil {
 		return err
 	}
 	if strings.TrimSpace(in.Resolution) == "" {
@@ -710,19 +675,12 @@ func (s *Server) openPeriod(c *fiber.Ctx, repID int64, period string) (string, e
 }
 
 func (s *Server) postAdjustment(c *fiber.Ctx) error {
-	cs, err := s.compStore()
-	if err != nil {
-		return err
-	}
-	id, err := s.knownRep(c, "id")
+	cs, id, err := s.repComp(c)
 	if err != nil {
 		return err
 	}
 	var in adjustmentInput
-	if err := refuseNumbers(c.Body()); err != nil {
-		return err
-	}
-	if err := decode(c.Body(), &in); err != nil {
+	if err := decodeMoney(c.Body(), &in); err != nil {
 		return err
 	}
 	if in.Period == "" {
@@ -825,7 +783,7 @@ func (s *Server) payroll(c *fiber.Ctx) error {
 		w := csv.NewWriter(&buf)
 		_ = w.Write([]string{"period", "rep_id", "rep_name", "component", "amount", "currency", "statement_status", "statement_hash"})
 		for _, r := range rows {
-			_ = w.Write([]string{period, strconv.FormatInt(r.RepID, 10), r.RepName, r.Component, r.Amount.StringFixed(mustDigits(r.Currency)), r.Currency, r.Status, r.Hash})
+			_ = w.Write([]string{period, strconv.FormatInt(r.RepID, 10), r.RepName, r.Component, engine.Money(r.Amount, r.Currency).String(), r.Currency, r.Status, r.Hash})
 		}
 		w.Flush()
 		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
@@ -835,12 +793,23 @@ func (s *Server) payroll(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"period": period, "rows": rows, "totals": totals})
 }
 
-func mustDigits(currency string) int32 {
-	d, err := game.MinorDigits(currency)
-	if err != nil {
-		return 2
+// decodeMoney decodes a body that carries money: refuseNumbers (numbers
+// only under the keys allowed), then decode.
+func decodeMoney(body []byte, v any, allowed ...string) error {
+	if err := refuseNumbers(body, allowed...); err != nil {
+		return err
 	}
-	return d
+	return decode(body, v)
+}
+
+// repComp returns the comp store and the known rep of the route's :id.
+func (s *Server) repComp(c *fiber.Ctx) (engine.CompStore, int64, error) {
+	cs, err := s.compStore()
+	if err != nil {
+		return nil, 0, err
+	}
+	id, err := s.knownRep(c, "id")
+	return cs, id, err
 }
 
 // refuseNumbers refuses a JSON number anywhere in body except under the
